@@ -1,0 +1,48 @@
+// swift-tools-version: 6.1
+// MiniTRTLLM: a Swift LLM inference engine that mirrors TensorRT-LLM's pipeline
+// (LLM API → Builder → Engine → Runtime → Executor), with a CPU backend on OpenBLAS.
+import PackageDescription
+
+/// The hot C kernels are built optimised even in debug builds: SwiftPM would otherwise use -O0.
+let kernelFlags: [CSetting] = [.unsafeFlags(["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"])]
+
+let package = Package(
+    name: "MiniTRTLLM",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MiniTRTLLM", targets: ["MiniTRTLLM"]),
+        .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
+        .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System OpenBLAS behind a modulemap.
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+        ),
+        // Hot kernels in C, with run-time ISA dispatch (AVX2+FMA / AVX-512 / scalar).
+        .target(name: "TLLMKernels", dependencies: ["CBLAS"], cSettings: kernelFlags, linkerSettings: [.linkedLibrary("pthread")]),
+        .target(name: "TLLMBackend", dependencies: ["TLLMKernels", "CBLAS"]),
+        .target(name: "TLLMModel", dependencies: ["TLLMBackend"]),
+        .target(name: "TLLMQuantization", dependencies: ["TLLMModel", "TLLMBackend"]),
+        .target(name: "TLLMPlugin", dependencies: ["TLLMModel", "TLLMBackend"]),
+        .target(name: "TLLMBuilder", dependencies: ["TLLMModel", "TLLMQuantization", "TLLMPlugin", "TLLMEngine"]),
+        .target(name: "TLLMEngine", dependencies: ["TLLMModel", "TLLMPlugin", "TLLMQuantization", "TLLMBackend"]),
+        .target(name: "TLLMRuntime", dependencies: ["TLLMEngine", "TLLMBackend"]),
+        .target(name: "TLLMExecutor", dependencies: ["TLLMRuntime", "TLLMEngine"]),
+        .target(name: "MiniTRTLLM", dependencies: ["TLLMExecutor", "TLLMRuntime", "TLLMBuilder", "TLLMEngine", "TLLMModel", "TLLMBackend"]),
+        // Shared command-line option groups for every tool.
+        .target(name: "TLLMCLI", dependencies: ["MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "trtllm-eval", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
+        .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
+        .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,106 @@
+// A tensor is a shape, an element type and bytes that live somewhere (an mmap'd file or our heap).
+import TLLMKernels
+
+/// Read-only bytes behind one or more tensors. Either borrowed from an owner that keeps them alive
+/// (a memory-mapped checkpoint) or allocated and owned here.
+public final class TensorStorage: @unchecked Sendable {
+    /// Start of the bytes (64-byte aligned when allocated here).
+    public let base: UnsafeRawPointer
+    /// Length in bytes.
+    public let byteCount: Int
+    private let owner: AnyObject?
+    private let allocation: UnsafeMutableRawPointer?
+
+    /// Borrows `byteCount` bytes at `base`, kept alive by `owner` (e.g. a ``MappedFile``).
+    public init(borrowing base: UnsafeRawPointer, byteCount: Int, owner: AnyObject) {
+        self.base = base
+        self.byteCount = byteCount
+        self.owner = owner
+        self.allocation = nil
+    }
+
+    /// Allocates `byteCount` zeroed bytes and lets `fill` write them once.
+    public init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let memory = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        memory.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        fill(UnsafeMutableRawBufferPointer(start: memory, count: byteCount))
+        self.base = UnsafeRawPointer(memory)
+        self.byteCount = byteCount
+        self.owner = nil
+        self.allocation = memory
+    }
+
+    deinit { allocation?.deallocate() }
+}
+
+/// An immutable weight tensor. Shapes are row-major, outermost first: a linear layer's weight
+/// is `[outFeatures, inFeatures]`, and each row is stored contiguously (block-quantized rows too).
+public struct Tensor: Sendable {
+    public let shape: [Int]
+    public let dtype: DType
+    public let storage: TensorStorage
+    /// Byte offset of element 0 inside `storage`.
+    public let byteOffset: Int
+
+    /// - Precondition: the bytes for `shape` in `dtype` fit inside `storage` from `byteOffset`.
+    public init(shape: [Int], dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
+        let bytes = dtype.byteCount(elements: shape.reduce(1, *))
+        precondition(bytes != nil && byteOffset + bytes! <= storage.byteCount, "tensor bytes exceed its storage")
+        self.shape = shape
+        self.dtype = dtype
+        self.storage = storage
+        self.byteOffset = byteOffset
+    }
+
+    /// A float32 tensor holding a copy of `values`.
+    public init(shape: [Int], floats values: [Float]) {
+        precondition(shape.reduce(1, *) == values.count, "shape \(shape) does not hold \(values.count) values")
+        let storage = TensorStorage(byteCount: values.count * 4) { buffer in
+            values.withUnsafeBytes { buffer.copyMemory(from: $0) }
+        }
+        self.init(shape: shape, dtype: .f32, storage: storage)
+    }
+
+    public var elementCount: Int { shape.reduce(1, *) }
+    public var byteCount: Int { dtype.byteCount(elements: elementCount)! }
+    /// Elements in one row (the innermost dimension).
+    public var rowLength: Int { shape.last ?? 1 }
+    public var rowCount: Int { elementCount / max(rowLength, 1) }
+    public var pointer: UnsafeRawPointer { storage.base + byteOffset }
+
+    /// Float32 pointer; only for `.f32` tensors.
+    public var floatPointer: UnsafePointer<Float> {
+        precondition(dtype == .f32, "floatPointer on a \(dtype) tensor")
+        return pointer.assumingMemoryBound(to: Float.self)
+    }
+
+    /// Every element as float32, dequantized exactly.
+    public func floats() -> [Float] {
+        var out = [Float](repeating: 0, count: elementCount)
+        let rowBytes = dtype.byteCount(elements: rowLength)!
+        out.withUnsafeMutableBufferPointer { dst in
+            for r in 0..<rowCount {
+                tllm_dequantize_row(dtype.kernelType, pointer + r * rowBytes, dst.baseAddress! + r * rowLength, Int64(rowLength))
+            }
+        }
+        return out
+    }
+}
+
+extension DType {
+    /// The kernels' name for this type; int8 has no weight kernels yet.
+    public var kernelType: tllm_wtype {
+        switch self {
+        case .f32: TLLM_F32
+        case .f16: TLLM_F16
+        case .bf16: TLLM_BF16
+        case .q4_0: TLLM_Q4_0
+        case .q4_1: TLLM_Q4_1
+        case .q8_0: TLLM_Q8_0
+        case .int8: preconditionFailure("int8 weights have no kernel")
+        }
+    }
+
+    /// Whether the CPU kernels can use weights of this type directly.
+    public var hasWeightKernel: Bool { self != .int8 }
+}

@@ -1,0 +1,132 @@
+// Executes an engine's graph for a packed batch over the paged KV cache, on a backend.
+// Not thread-safe: one owner (the Runtime or the Executor) drives it.
+import TLLMBackend
+import TLLMModel
+import TLLMPlugin
+
+/// Runs ``Engine`` graphs: validates a ``ForwardBatch``, runs every op, returns the requested logits.
+public final class ModelEngine {
+    public let engine: Engine
+    public let backend: any Backend
+    private let steps: [Step]
+    private let plan: ActivationPlan
+    private var buffers: [UnsafeMutablePointer<Float>?]
+    private var capacities: [Int]
+
+    /// An op with its weights and plugin resolved.
+    private enum Step {
+        case embedding(Tensor)
+        case positionEmbedding(Tensor)
+        case rmsNorm(Tensor, Float)
+        case layerNorm(Tensor, Tensor, Float)
+        case linear(Tensor, Tensor?)
+        case rope(heads: Int, headDim: Int, ropeDim: Int, theta: Double, neox: Bool)
+        case attention(layer: Int, heads: Int, kvHeads: Int, headDim: Int)
+        case silu, gelu, mul, add, gatherOutputRows
+        case plugin(any PluginBase)
+    }
+
+    /// Prepares `engine` to run on `backend`.
+    /// - Throws: ``EngineError`` if a weight or plugin the graph names cannot be found.
+    public init(_ engine: Engine, backend: any Backend = CPUBackend(),
+                plugins: PluginRegistry = .shared) throws(EngineError) {
+        self.engine = engine
+        self.backend = backend
+        func weight(_ name: String) throws(EngineError) -> Tensor {
+            guard let t = engine.weights[name] else { throw EngineError(.missingWeight, "engine has no weight '\(name)'") }
+            return t
+        }
+        var steps: [Step] = []
+        for op in engine.graph.ops {
+            switch op.kind {
+            case .embedding(let w): steps.append(.embedding(try weight(w)))
+            case .positionEmbedding(let w): steps.append(.positionEmbedding(try weight(w)))
+            case .rmsNorm(let w, let eps): steps.append(.rmsNorm(try weight(w), eps))
+            case .layerNorm(let w, let b, let eps): steps.append(.layerNorm(try weight(w), try weight(b), eps))
+            case .linear(let w, let b): steps.append(.linear(try weight(w), try b.map { (n) throws(EngineError) in try weight(n) }))
+            case let .rope(heads, headDim, ropeDim, theta, neox):
+                steps.append(.rope(heads: heads, headDim: headDim, ropeDim: ropeDim, theta: theta, neox: neox))
+            case let .attention(layer, heads, kvHeads, headDim):
+                steps.append(.attention(layer: layer, heads: heads, kvHeads: kvHeads, headDim: headDim))
+            case .silu: steps.append(.silu)
+            case .gelu: steps.append(.gelu)
+            case .mul: steps.append(.mul)
+            case .add: steps.append(.add)
+            case .gatherOutputRows: steps.append(.gatherOutputRows)
+            case .plugin(let name):
+                guard let plugin = plugins.plugin(named: name) else {
+                    throw EngineError(.unknownPlugin, "engine uses plugin '\(name)', which is not registered; register it before loading")
+                }
+                steps.append(.plugin(plugin))
+            }
+        }
+        self.steps = steps
+        plan = ActivationPlan(engine.graph)
+        buffers = Array(repeating: nil, count: plan.slotWidths.count)
+        capacities = Array(repeating: 0, count: plan.slotWidths.count)
+    }
+
+    deinit { for b in buffers { b?.deallocate() } }
+
+    /// Bytes of activation memory currently held.
+    public var activationBytes: Int { capacities.reduce(0, +) * 4 }
+
+    /// Runs one packed forward step: writes the batch's keys and values into `cache` and returns
+    /// the logits rows the sequences asked for, in batch order.
+    /// - Throws: ``EngineError`` for a batch that breaks the engine's limits or the cache's shape.
+    public func forward(_ batch: ForwardBatch, cache: PagedKVCache) throws(EngineError) -> Logits {
+        let layout = try BatchLayout(batch, engine: engine, cache: cache)
+        let graph = engine.graph
+        func matrix(_ value: ValueID) -> Matrix {
+            let rows = graph.values[value].rows == .tokens ? layout.tokenCount : layout.outputRows.count
+            let slot = plan.slotOfValue[value]
+            return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]),
+                          rows: rows, columns: graph.values[value].width)
+        }
+        for (index, op) in graph.ops.enumerated() {
+            let out = matrix(op.output)
+            let inputs = op.inputs.map(matrix)
+            run(steps[index], inputs: inputs, out: out, layout: layout, cache: cache)
+        }
+        let logits = matrix(graph.output)
+        let values = [Float](UnsafeBufferPointer(start: logits.data, count: logits.rows * logits.columns))
+        return Logits(vocabSize: logits.columns, rowCount: logits.rows, values: values)
+    }
+
+    private func run(_ step: Step, inputs: [Matrix], out: Matrix, layout: BatchLayout, cache: PagedKVCache) {
+        let b = backend
+        switch step {
+        case .embedding(let table): b.embedding(layout.tokens, table: table, into: out)
+        case .positionEmbedding(let table): b.embedding(layout.attention.positions, table: table, into: out)
+        case .rmsNorm(let w, let eps): b.rmsNorm(inputs[0], weight: w, epsilon: eps, into: out)
+        case .layerNorm(let w, let bias, let eps): b.layerNorm(inputs[0], weight: w, bias: bias, epsilon: eps, into: out)
+        case .linear(let w, let bias): b.linear(inputs[0], weight: w, bias: bias, into: out)
+        case let .rope(heads, headDim, ropeDim, theta, neox):
+            out.data.update(from: inputs[0].data, count: out.rows * out.columns)
+            b.rope(out, heads: heads, headDim: headDim, ropeDim: ropeDim, positions: layout.attention.positions,
+                   theta: theta, neox: neox)
+        case let .attention(layer, heads, kvHeads, headDim):
+            b.pagedAttention(query: inputs[0], key: inputs[1], value: inputs[2], cache: cache.layer(layer),
+                             heads: heads, kvHeads: kvHeads, headDim: headDim, metadata: layout.attention, into: out)
+        case .silu: b.silu(inputs[0], into: out)
+        case .gelu: b.gelu(inputs[0], into: out)
+        case .mul: b.mul(inputs[0], inputs[1], into: out)
+        case .add: b.add(inputs[0], inputs[1], into: out)
+        case .gatherOutputRows:
+            for (row, token) in layout.outputRows.enumerated() {
+                (out.data + row * out.stride).update(from: inputs[0].data + token * inputs[0].stride, count: out.columns)
+            }
+        case .plugin(let plugin): plugin.forward(inputs: inputs, output: out, backend: b)
+        }
+    }
+
+    /// The slot's buffer, grown (never shrunk) to hold `elements` floats.
+    private func buffer(_ slot: Int, elements: Int) -> UnsafeMutablePointer<Float> {
+        if capacities[slot] < elements {
+            buffers[slot]?.deallocate()
+            buffers[slot] = .allocate(capacity: elements)
+            capacities[slot] = elements
+        }
+        return buffers[slot]!
+    }
+}

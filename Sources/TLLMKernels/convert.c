@@ -1,0 +1,186 @@
+// Number formats: fp16/bf16 conversion and exact dequantization of GGUF blocks.
+#include "dispatch.h"
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static int forced_scalar = 0;
+static int detected = -1;
+
+int tllm_use_avx2(void) {
+    if (forced_scalar) return 0;
+    if (detected < 0) {
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        detected = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+        detected = 0;
+#endif
+    }
+    return detected;
+}
+
+void tllm_force_scalar(int on) { forced_scalar = on; }
+const char *tllm_isa_name(void) { return tllm_use_avx2() ? "avx2+fma" : "scalar"; }
+
+float *tllm_scratch(int slot, int64_t floats) {
+    static _Thread_local float *buffers[4];
+    static _Thread_local int64_t sizes[4];
+    if (sizes[slot] < floats) {
+        free(buffers[slot]);
+        int64_t grown = floats < 4096 ? 4096 : floats;
+        buffers[slot] = aligned_alloc(64, (size_t)((grown * 4 + 63) / 64 * 64));
+        sizes[slot] = grown;
+    }
+    return buffers[slot];
+}
+
+float tllm_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, mant = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (mant == 0) bits = sign;
+        else {  // subnormal: normalise
+            int e = -1;
+            do { e++; mant <<= 1; } while ((mant & 0x400) == 0);
+            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((mant & 0x3ff) << 13);
+        }
+    } else if (exp == 31) bits = sign | 0x7f800000u | (mant << 13);
+    else bits = sign | ((exp + 112) << 23) | (mant << 13);
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+uint16_t tllm_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000;
+    int32_t exp = (int32_t)((x >> 23) & 0xff) - 127 + 15;
+    uint32_t mant = x & 0x7fffff;
+    if (((x >> 23) & 0xff) == 0xff) return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+    if (exp >= 31) return (uint16_t)(sign | 0x7c00);
+    if (exp <= 0) {
+        if (exp < -10) return (uint16_t)sign;
+        mant |= 0x800000;
+        uint32_t shift = (uint32_t)(14 - exp);
+        uint32_t half = mant >> shift, rem = mant & ((1u << shift) - 1), mid = 1u << (shift - 1);
+        if (rem > mid || (rem == mid && (half & 1))) half++;
+        return (uint16_t)(sign | half);
+    }
+    uint32_t half = sign | ((uint32_t)exp << 10) | (mant >> 13);
+    uint32_t rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
+    return (uint16_t)half;
+}
+
+size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
+    switch (type) {
+    case TLLM_F32: return (size_t)n * 4;
+    case TLLM_F16: case TLLM_BF16: return (size_t)n * 2;
+    case TLLM_Q4_0: return (size_t)(n / 32) * 18;
+    case TLLM_Q4_1: return (size_t)(n / 32) * 20;
+    case TLLM_Q8_0: return (size_t)(n / 32) * 34;
+    }
+    return 0;
+}
+
+static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int64_t n) {
+    const uint8_t *p = src;
+    switch (type) {
+    case TLLM_F32: memcpy(dst, src, (size_t)n * 4); break;
+    case TLLM_F16: for (int64_t i = 0; i < n; i++) dst[i] = tllm_f16_to_f32(load_u16(p + 2 * i)); break;
+    case TLLM_BF16:
+        for (int64_t i = 0; i < n; i++) { uint32_t b = (uint32_t)load_u16(p + 2 * i) << 16; memcpy(dst + i, &b, 4); }
+        break;
+    case TLLM_Q4_0:
+        for (int64_t b = 0; b < n / 32; b++, p += 18) {
+            float d = tllm_f16_to_f32(load_u16(p));
+            for (int j = 0; j < 16; j++) {
+                dst[b * 32 + j] = d * (float)((p[2 + j] & 0x0f) - 8);
+                dst[b * 32 + j + 16] = d * (float)((p[2 + j] >> 4) - 8);
+            }
+        }
+        break;
+    case TLLM_Q4_1:
+        for (int64_t b = 0; b < n / 32; b++, p += 20) {
+            float d = tllm_f16_to_f32(load_u16(p)), m = tllm_f16_to_f32(load_u16(p + 2));
+            for (int j = 0; j < 16; j++) {
+                float lo = d * (float)(p[4 + j] & 0x0f), hi = d * (float)(p[4 + j] >> 4);
+                dst[b * 32 + j] = lo + m;
+                dst[b * 32 + j + 16] = hi + m;
+            }
+        }
+        break;
+    case TLLM_Q8_0:
+        for (int64_t b = 0; b < n / 32; b++, p += 34) {
+            float d = tllm_f16_to_f32(load_u16(p));
+            for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)(int8_t)p[2 + j];
+        }
+        break;
+    }
+}
+
+#if defined(__x86_64__)
+// Same arithmetic as the scalar path (a product, then a separate add): bit-identical output.
+TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *dst, int64_t n) {
+    const uint8_t *p = src;
+    switch (type) {
+    case TLLM_F16: {
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+        for (; i < n; i++) dst[i] = tllm_f16_to_f32(load_u16(p + 2 * i));
+        break;
+    }
+    case TLLM_Q4_1:
+        for (int64_t b = 0; b < n / 32; b++, p += 20) {
+            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            __m256 m = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p + 2)));
+            __m128i q = _mm_loadu_si128((const __m128i *)(p + 4));
+            __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
+            __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
+            __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+            for (int k = 0; k < 4; k++) {
+                __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
+                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_add_ps(_mm256_mul_ps(d, v), m));
+            }
+        }
+        break;
+    case TLLM_Q4_0:
+        for (int64_t b = 0; b < n / 32; b++, p += 18) {
+            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
+            __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
+            __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
+            __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+            for (int k = 0; k < 4; k++) {
+                __m256i w = _mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), _mm256_set1_epi32(8));
+                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(w)));
+            }
+        }
+        break;
+    case TLLM_Q8_0:
+        for (int64_t b = 0; b < n / 32; b++, p += 34) {
+            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            for (int k = 0; k < 4; k++) {
+                __m128i q = _mm_loadl_epi64((const __m128i *)(p + 2 + 8 * k));
+                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+            }
+        }
+        break;
+    default: dequantize_scalar(type, src, dst, n); break;
+    }
+}
+#endif
+
+void tllm_dequantize_row(tllm_wtype type, const void *src, float *dst, int64_t n) {
+#if defined(__x86_64__)
+    if (tllm_use_avx2()) { dequantize_avx2(type, src, dst, n); return; }
+#endif
+    dequantize_scalar(type, src, dst, n);
+}

@@ -1,0 +1,111 @@
+// TLLMKernels: the hot loops in C, chosen at run time by CPU feature. Knows floats and blocks, not models.
+#ifndef TLLM_KERNELS_H
+#define TLLM_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Weight storage types understood by the kernels (same order as Swift's DType raw mapping).
+typedef enum {
+    TLLM_F32 = 0,
+    TLLM_F16 = 1,
+    TLLM_BF16 = 2,
+    TLLM_Q4_0 = 3,
+    TLLM_Q4_1 = 4,
+    TLLM_Q8_0 = 5,
+} tllm_wtype;
+
+// ---- CPU features and threads -------------------------------------------------------------
+
+/// Names the instruction set the kernels dispatched to: "avx2+fma" or "scalar".
+const char *tllm_isa_name(void);
+/// Forces the scalar kernels (for tests comparing paths); 0 restores run-time detection.
+void tllm_force_scalar(int on);
+/// Threads in the process-wide pool (TLLM_NUM_THREADS, else the online CPU count).
+int tllm_num_threads(void);
+
+/// A unit of parallel work: process items [begin, end) on pool thread `thread`.
+typedef void (*tllm_task_fn)(void *ctx, int64_t begin, int64_t end, int thread);
+/// Splits [0, n) into one contiguous range per thread (a static, deterministic partition)
+/// and runs them on the persistent pool; returns when all are done. Nested or concurrent
+/// calls run inline on the caller, so results never depend on who else is running.
+void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx);
+
+// ---- Conversions ----------------------------------------------------------------------------
+
+float tllm_f16_to_f32(uint16_t h);
+uint16_t tllm_f32_to_f16(float f);
+/// Dequantizes `n` elements (a multiple of the type's block size) of one row into `dst`, exactly.
+void tllm_dequantize_row(tllm_wtype type, const void *src, float *dst, int64_t n);
+/// Bytes one row of `n` elements takes.
+size_t tllm_row_bytes(tllm_wtype type, int64_t n);
+
+// ---- Dense math -----------------------------------------------------------------------------
+
+/// Dot product with a fixed summation order that depends only on `n`.
+float tllm_dot(const float *a, const float *b, int64_t n);
+
+/// Y[t, r] = dot(W[r, :], X[t, :]) (+ bias[r]) for t < T, r < N.
+/// W holds N rows of K elements of `wtype`; X is (T, K) with row stride ldx; Y is (T, N) with
+/// row stride ldy. Each output element is computed the same way whatever T is (batch invariance).
+void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
+                 const float *X, int64_t ldx, int64_t T,
+                 const float *bias, float *Y, int64_t ldy);
+
+/// Y = X·Wᵀ (+ bias) for float32 weights through cblas_sgemm, split over output columns on the pool.
+void tllm_linear_f32_blas(const float *W, int64_t N, int64_t K,
+                          const float *X, int64_t ldx, int64_t T,
+                          const float *bias, float *Y, int64_t ldy);
+
+/// out[t] = W[ids[t]] dequantized; rows of `dim` elements.
+void tllm_embedding(const void *W, tllm_wtype wtype, int64_t dim,
+                    const int32_t *ids, int64_t T, float *out);
+
+/// RMSNorm per row: y = x / sqrt(mean(x²) + eps) * w.
+void tllm_rmsnorm(const float *x, const float *w, float eps, int64_t T, int64_t dim, float *y);
+/// LayerNorm per row: y = (x - mean) / sqrt(var + eps) * w + b.
+void tllm_layernorm(const float *x, const float *w, const float *b, float eps,
+                    int64_t T, int64_t dim, float *y);
+
+/// Rotary position embedding in place on (T, heads, headDim) with row stride `ld`.
+/// neox = 0: adjacent pairs (2i, 2i+1), GGUF's "normal" Llama convention; 1: halves (i, i+d/2).
+void tllm_rope(float *x, int64_t ld, int64_t T, int64_t heads, int64_t headDim, int64_t ropeDim,
+               const int32_t *positions, double theta, int neox);
+
+/// out = silu(gate) * up, elementwise over (T, n) with strides.
+void tllm_silu_mul(const float *gate, int64_t ldg, const float *up, int64_t ldu,
+                   int64_t T, int64_t n, float *out, int64_t ldo);
+/// out = silu(x) elementwise.
+void tllm_silu(const float *x, int64_t n, float *out);
+/// out = a * b elementwise.
+void tllm_mul(const float *a, const float *b, int64_t n, float *out);
+/// out = gelu(x) (tanh approximation, GPT-2's "gelu_new").
+void tllm_gelu(const float *x, int64_t n, float *out);
+/// out = a + b.
+void tllm_add(const float *a, const float *b, int64_t n, float *out);
+
+// ---- Paged KV cache and attention -----------------------------------------------------------
+
+/// Writes the K and V rows of T tokens into the paged cache: token t goes to slot slots[t]
+/// (block * tokensPerBlock + offset). Cache layout per layer: (numSlots, kvDim).
+void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T,
+                   int64_t kvDim, const int64_t *slots, float *kCache, float *vCache);
+
+/// Causal attention of T packed query tokens over the paged cache (grouped-query).
+/// q: (T, heads*headDim) with row stride ldq; token t belongs to sequence seq[t] and sits at
+/// position pos[t]; it attends to positions 0...pos[t] of its sequence, found through
+/// blockTables[seq[t] * maxBlocks + p / tokensPerBlock]. out: (T, heads*headDim).
+void tllm_paged_attention(const float *q, int64_t ldq, int64_t T,
+                          int64_t heads, int64_t kvHeads, int64_t headDim, float scale,
+                          const float *kCache, const float *vCache, int64_t tokensPerBlock,
+                          const int32_t *blockTables, int64_t maxBlocks,
+                          const int32_t *seq, const int32_t *pos, float *out, int64_t ldo);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

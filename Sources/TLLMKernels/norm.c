@@ -1,0 +1,95 @@
+// Row-wise and elementwise kernels: normalisation, rotary embedding, activations.
+#include "dispatch.h"
+#include <math.h>
+
+typedef struct {
+    const float *x, *w, *b;
+    float eps;
+    int64_t dim;
+    float *y;
+} norm_ctx;
+
+static void rmsnorm_rows(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const norm_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *x = c->x + t * c->dim;
+        float *y = c->y + t * c->dim;
+        float ss = tllm_dot(x, x, c->dim);
+        float scale = 1.0f / sqrtf(ss / (float)c->dim + c->eps);
+        for (int64_t i = 0; i < c->dim; i++) y[i] = (x[i] * scale) * c->w[i];
+    }
+}
+
+void tllm_rmsnorm(const float *x, const float *w, float eps, int64_t T, int64_t dim, float *y) {
+    norm_ctx c = {x, w, NULL, eps, dim, y};
+    tllm_parallel_for(T, rmsnorm_rows, &c);
+}
+
+static void layernorm_rows(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const norm_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *x = c->x + t * c->dim;
+        float *y = c->y + t * c->dim;
+        double mean = 0, var = 0;
+        for (int64_t i = 0; i < c->dim; i++) mean += x[i];
+        mean /= (double)c->dim;
+        for (int64_t i = 0; i < c->dim; i++) var += (x[i] - mean) * (x[i] - mean);
+        var /= (double)c->dim;
+        float inv = (float)(1.0 / sqrt(var + c->eps));
+        for (int64_t i = 0; i < c->dim; i++) y[i] = ((x[i] - (float)mean) * inv) * c->w[i] + c->b[i];
+    }
+}
+
+void tllm_layernorm(const float *x, const float *w, const float *b, float eps,
+                    int64_t T, int64_t dim, float *y) {
+    norm_ctx c = {x, w, b, eps, dim, y};
+    tllm_parallel_for(T, layernorm_rows, &c);
+}
+
+void tllm_rope(float *x, int64_t ld, int64_t T, int64_t heads, int64_t headDim, int64_t ropeDim,
+               const int32_t *positions, double theta, int neox) {
+    int64_t half = ropeDim / 2;
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t i = 0; i < half; i++) {
+            double angle = (double)positions[t] * pow(theta, -2.0 * (double)i / (double)ropeDim);
+            float cs = (float)cos(angle), sn = (float)sin(angle);
+            for (int64_t h = 0; h < heads; h++) {
+                float *v = x + t * ld + h * headDim;
+                int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b];
+                v[a] = x0 * cs - x1 * sn;
+                v[b] = x0 * sn + x1 * cs;
+            }
+        }
+    }
+}
+
+static inline float silu(float g) { return g / (1.0f + expf(-g)); }
+
+void tllm_silu_mul(const float *gate, int64_t ldg, const float *up, int64_t ldu,
+                   int64_t T, int64_t n, float *out, int64_t ldo) {
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t i = 0; i < n; i++) out[t * ldo + i] = silu(gate[t * ldg + i]) * up[t * ldu + i];
+}
+
+void tllm_silu(const float *x, int64_t n, float *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = silu(x[i]);
+}
+
+void tllm_mul(const float *a, const float *b, int64_t n, float *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+void tllm_gelu(const float *x, int64_t n, float *out) {
+    const float k = 0.7978845608028654f;  // sqrt(2/pi)
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        out[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+    }
+}
+
+void tllm_add(const float *a, const float *b, int64_t n, float *out) {
+    for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
