@@ -71,7 +71,7 @@ public final class LLM: @unchecked Sendable {
         let ids = prompts.map { tokenizer.encode($0) }
         let results = try generate(promptIDs: ids, params)
         return zip(prompts, zip(ids, results)).map { prompt, pair in
-            RequestOutput(prompt: prompt, promptTokenIDs: pair.0, text: tokenizer.decode(pair.1.outputIDs),
+            RequestOutput(prompt: prompt, promptTokenIDs: pair.0, text: tokenizer.decode(pair.1.outputIDs, skipSpecialTokens: true),
                           tokenIDs: pair.1.outputIDs, finishReason: pair.1.finishReason)
         }
     }

@@ -2,11 +2,21 @@
 import TLLMKernels
 
 /// Runs every kernel on the CPU. Stateless: the thread pool is process-wide.
+///
+/// Float32 weights go through our fixed-order kernel by default, because OpenBLAS's sgemm is
+/// not batch-invariant (measured on this machine: for M ≤ 5 rows it takes a different path and a
+/// row's result changes in the last bits with the number of rows). `useOpenBLAS` trades that
+/// invariance for OpenBLAS's GEMM speed on large float32 prefills.
 public struct CPUBackend: Backend {
-    public init() {}
+    /// Route float32 GEMMs through `cblas_sgemm` (faster prefill, not batch-invariant).
+    public var useOpenBLAS: Bool
+
+    public init(useOpenBLAS: Bool = false) {
+        self.useOpenBLAS = useOpenBLAS
+    }
 
     public var description: String {
-        "cpu (\(String(cString: tllm_isa_name())), \(tllm_num_threads()) threads)"
+        "cpu (\(String(cString: tllm_isa_name())), \(tllm_num_threads()) threads\(useOpenBLAS ? ", OpenBLAS sgemm" : ""))"
     }
 
     public func linear(_ input: Matrix, weight: Tensor, bias: Tensor?, into out: Matrix) {
@@ -14,7 +24,7 @@ public struct CPUBackend: Backend {
                      "linear: weight \(weight.shape) vs input width \(input.columns), output width \(out.columns)")
         precondition(input.rows == out.rows)
         let biasPointer = bias?.floatPointer
-        if weight.dtype == .f32 {
+        if weight.dtype == .f32 && useOpenBLAS {
             tllm_linear_f32_blas(weight.floatPointer, Int64(out.columns), Int64(input.columns),
                                  input.data, Int64(input.stride), Int64(input.rows),
                                  biasPointer, out.data, Int64(out.stride))
