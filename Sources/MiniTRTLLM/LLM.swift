@@ -1,4 +1,5 @@
 // The LLM API: load a checkpoint, build an engine, generate text. Everything a user needs starts here.
+import Dispatch
 import Synchronization
 import TLLMBackend
 import TLLMBuilder
@@ -11,47 +12,76 @@ import TLLMRuntime
 public struct RequestOutput: Sendable {
     public var prompt: String
     public var promptTokenIDs: [Int32]
+    /// Generated text (control tokens skipped; cut before a matched stop string).
     public var text: String
     public var tokenIDs: [Int32]
+    /// One entry per generated token when `SamplingParams.logprobs` was set.
+    public var logprobs: [SampledToken]
     public var finishReason: FinishReason
+    public var stats: RequestStats?
 }
+
+/// A piece of a streamed generation.
+public struct GenerationDelta: Sendable {
+    /// Text completed since the previous delta (never half a UTF-8 character).
+    public var text: String
+    public var tokenIDs: [Int32]
+    public var logprobs: [SampledToken]
+    /// Set on the last delta.
+    public var finishReason: FinishReason?
+    /// Set on the last delta.
+    public var stats: RequestStats?
+}
+
+extension IncrementalDetokenizer: IncrementalTextDecoder {}
 
 /// A loaded model ready to generate (TensorRT-LLM's `LLM`).
 ///
-/// Thread-safe: calls are serialised on one lock that owns the executor, the runtime and the engine.
-public final class LLM: @unchecked Sendable {
+/// Thread-safe: requests from any thread or task are batched together in flight by one executor
+/// thread that alone owns the engine, the scheduler and the KV cache.
+public final class LLM: Sendable {
     public let tokenizer: Tokenizer
     public let engine: Engine
-    private let lock = Mutex(())
-    private let executor: Executor
-    private let runtime: Runtime
+    private let loop: ExecutorLoop
 
     /// Loads a GGUF checkpoint, builds its engine and sizes the KV cache.
     /// - Parameters:
     ///   - model: Path to a `.gguf` file.
     ///   - buildConfig: Engine limits, plugins and quantization.
-    ///   - kvCacheConfig: KV cache size in tokens and block size.
+    ///   - kvCacheConfig: KV cache size, block size and prefix reuse.
+    ///   - schedulerConfig: Capacity and context-chunking policies.
     /// - Throws: ``LLMError`` naming the failing layer and what to fix.
     public convenience init(model path: String, buildConfig: BuildConfig = BuildConfig(),
-                            kvCacheConfig: KvCacheConfig = KvCacheConfig()) throws(LLMError) {
+                            kvCacheConfig: KvCacheConfig = KvCacheConfig(),
+                            schedulerConfig: SchedulerConfig = SchedulerConfig()) throws(LLMError) {
         let gguf: GGUFFile
         do { gguf = try GGUFFile(path: path) } catch { throw .model(ModelError(.checkpoint, "\(path): \(error)")) }
         let tokenizer: Tokenizer
         do { tokenizer = try Tokenizer(gguf: gguf) } catch { throw .tokenizer(error) }
         let model: any CausalLM
         do { model = try CheckpointLoader.load(gguf) } catch { throw .model(error) }
-        try self.init(model: model, tokenizer: tokenizer, buildConfig: buildConfig, kvCacheConfig: kvCacheConfig)
+        try self.init(model: model, tokenizer: tokenizer, buildConfig: buildConfig, kvCacheConfig: kvCacheConfig,
+                      schedulerConfig: schedulerConfig)
     }
 
     /// Builds an engine for an in-memory model with its tokenizer.
-    public init(model: any CausalLM, tokenizer: Tokenizer, buildConfig: BuildConfig = BuildConfig(),
-                kvCacheConfig: KvCacheConfig = KvCacheConfig()) throws(LLMError) {
+    public convenience init(model: any CausalLM, tokenizer: Tokenizer, buildConfig: BuildConfig = BuildConfig(),
+                            kvCacheConfig: KvCacheConfig = KvCacheConfig(),
+                            schedulerConfig: SchedulerConfig = SchedulerConfig()) throws(LLMError) {
+        let engine: Engine
+        do { engine = try Builder.build(model, buildConfig) } catch { throw .engine(error) }
+        try self.init(engine: engine, tokenizer: tokenizer, kvCacheConfig: kvCacheConfig, schedulerConfig: schedulerConfig)
+    }
+
+    /// Serves a built engine.
+    public init(engine: Engine, tokenizer: Tokenizer, kvCacheConfig: KvCacheConfig = KvCacheConfig(),
+                schedulerConfig: SchedulerConfig = SchedulerConfig()) throws(LLMError) {
         self.tokenizer = tokenizer
+        self.engine = engine
+        let executor: Executor
         do {
-            engine = try Builder.build(model, buildConfig)
             let modelEngine = try ModelEngine(engine)
-            executor = try Executor(engine: modelEngine, kvCacheConfig: kvCacheConfig)
-            runtime = try Runtime(engine: modelEngine, kvCacheConfig: kvCacheConfig)
+            executor = try Executor(engine: modelEngine, kvCacheConfig: kvCacheConfig, schedulerConfig: schedulerConfig)
         } catch let error as EngineError {
             throw .engine(error)
         } catch let error as RuntimeError {
@@ -59,9 +89,15 @@ public final class LLM: @unchecked Sendable {
         } catch {
             throw .invalidArgument("\(error)")
         }
+        loop = ExecutorLoop(executor: executor)
     }
 
-    /// Generates a completion for each prompt, all in one in-flight batch.
+    deinit { loop.shutdown() }
+
+    /// Stats of the executor's last step (batch size, tokens, KV blocks, reuse hits).
+    public var lastIteration: IterationStats? { loop.lastIteration }
+
+    /// Generates a completion for each prompt, all in one in-flight batch, and waits for them.
     /// - Parameters:
     ///   - prompts: Texts; control tokens written in them (e.g. `<|im_start|>`) are parsed.
     ///   - params: Sampling settings; `endID` defaults to the tokenizer's EOS.
@@ -69,53 +105,96 @@ public final class LLM: @unchecked Sendable {
     /// - Throws: ``LLMError`` for an empty prompt, invalid parameters or a prompt that does not fit.
     public func generate(_ prompts: [String], _ params: SamplingParams = SamplingParams()) throws(LLMError) -> [RequestOutput] {
         let ids = prompts.map { tokenizer.encode($0) }
-        let results = try generate(promptIDs: ids, params)
-        return zip(prompts, zip(ids, results)).map { prompt, pair in
-            RequestOutput(prompt: prompt, promptTokenIDs: pair.0, text: tokenizer.decode(pair.1.outputIDs, skipSpecialTokens: true),
-                          tokenIDs: pair.1.outputIDs, finishReason: pair.1.finishReason)
+        let responses = try run(promptIDs: ids, params)
+        return zip(prompts.indices, responses).map { i, r in
+            RequestOutput(prompt: prompts[i], promptTokenIDs: ids[i], text: r.text, tokenIDs: r.newTokens,
+                          logprobs: r.logprobs, finishReason: r.finishReason ?? .cancelled, stats: r.stats)
         }
     }
 
     /// Generates from token ids; one result per prompt, in order.
     public func generate(promptIDs: [[Int32]], _ params: SamplingParams = SamplingParams()) throws(LLMError) -> [GenerationResult] {
-        var params = params
-        if params.endID == nil { params.endID = tokenizer.eosID }
-        return try lock.withLock { _ throws(LLMError) in
-            var order: [RequestID] = []
+        try run(promptIDs: promptIDs, params).map { GenerationResult(outputIDs: $0.newTokens, finishReason: $0.finishReason ?? .cancelled) }
+    }
+
+    /// Streams one prompt's generation. Cancelling the consuming task (or dropping the stream)
+    /// cancels the request and frees its KV blocks.
+    /// - Throws: ``LLMError`` at once for an invalid request; engine failures end the stream with an error.
+    public func generateAsync(_ prompt: String, _ params: SamplingParams = SamplingParams()) throws(LLMError)
+        -> AsyncThrowingStream<GenerationDelta, Error> {
+        try generateAsync(promptIDs: tokenizer.encode(prompt), params)
+    }
+
+    /// Streams the generation for a prompt given as token ids.
+    public func generateAsync(promptIDs: [Int32], _ params: SamplingParams = SamplingParams()) throws(LLMError)
+        -> AsyncThrowingStream<GenerationDelta, Error> {
+        let responses: AsyncThrowingStream<Response, Error>
+        do { (_, responses) = try loop.submit(request(promptIDs, params, streaming: true)) } catch { throw .runtime(error) }
+        let (stream, continuation) = AsyncThrowingStream<GenerationDelta, Error>.makeStream()
+        let pump = Task {
             do {
-                for (i, ids) in promptIDs.enumerated() {
-                    guard !ids.isEmpty else { throw LLMError.invalidArgument("prompt \(i) is empty") }
-                    order.append(try executor.enqueue(Request(promptIDs: ids, params: params)))
+                for try await r in responses {
+                    continuation.yield(GenerationDelta(text: r.text, tokenIDs: r.newTokens, logprobs: r.logprobs,
+                                                       finishReason: r.finishReason, stats: r.stats))
                 }
-            } catch let error as LLMError {
-                order.forEach(executor.cancel)
-                throw error
+                continuation.finish()
             } catch {
-                order.forEach(executor.cancel)
-                throw .runtime(error as! RuntimeError)
+                continuation.finish(throwing: error)
             }
-            var outputs: [RequestID: [Int32]] = [:]
-            var finished: [RequestID: FinishReason] = [:]
-            while executor.hasWork {
-                let responses: [Response]
-                do throws(RuntimeError) { responses = try executor.step() } catch {
-                    order.forEach(executor.cancel)
-                    throw .runtime(error)
-                }
-                for r in responses {
-                    outputs[r.requestID, default: []] += r.newTokens
-                    if let reason = r.finishReason { finished[r.requestID] = reason }
-                }
-            }
-            return order.map { GenerationResult(outputIDs: outputs[$0] ?? [], finishReason: finished[$0] ?? .cancelled) }
         }
+        continuation.onTermination = { _ in pump.cancel() }
+        return stream
     }
 
     /// Teacher-forced logits: one row per position of `ids`, row j predicting `ids[j + 1]`.
-    /// - Throws: ``LLMError`` if the ids are empty, out of vocabulary or longer than max_seq_len.
+    /// Runs on the executor thread between steps.
+    /// - Throws: ``LLMError`` if the ids are empty, out of vocabulary, too long, or the cache is full now.
     public func logits(ids: [Int32]) throws(LLMError) -> Logits {
-        try lock.withLock { _ throws(LLMError) in
-            do throws(RuntimeError) { return try runtime.logits(ids: ids) } catch { throw .runtime(error) }
+        let result = loop.perform { executor in Result { () throws(RuntimeError) in try executor.logits(ids: ids) } }
+        switch result {
+        case .success(let logits): return logits
+        case .failure(let error): throw .runtime(error)
         }
+    }
+
+    // MARK: Private
+
+    private func request(_ ids: [Int32], _ params: SamplingParams, streaming: Bool) -> Request {
+        var params = params
+        if params.endID == nil { params.endID = tokenizer.eosID }
+        return Request(promptIDs: ids, params: params, streaming: streaming,
+                       textDecoder: IncrementalDetokenizer(tokenizer: tokenizer, skipSpecialTokens: true))
+    }
+
+    /// Submits every prompt, waits for every final response.
+    private func run(promptIDs: [[Int32]], _ params: SamplingParams) throws(LLMError) -> [Response] {
+        for (i, ids) in promptIDs.enumerated() where ids.isEmpty { throw .invalidArgument("prompt \(i) is empty") }
+        let results = Mutex<[Int: Result<Response, RuntimeError>]>([:])
+        let done = DispatchSemaphore(value: 0)
+        var submitted: [RequestID] = []
+        do {
+            for (index, ids) in promptIDs.enumerated() {
+                submitted.append(try loop.submit(request(ids, params, streaming: false)) { result in
+                    if case .success(let r) = result, !r.isFinal { return }
+                    results.withLock { $0[index] = result }
+                    done.signal()
+                })
+            }
+        } catch {
+            submitted.forEach(loop.cancel)
+            for _ in submitted { done.wait() }
+            throw .runtime(error)
+        }
+        for _ in submitted { done.wait() }
+        let collected = results.withLock { $0 }
+        var out: [Response] = []
+        for (index, id) in submitted.enumerated() {
+            switch collected[index] {
+            case .success(let r)?: out.append(r)
+            case .failure(let e)?: throw .runtime(e)
+            case nil: throw .runtime(RuntimeError(.engine, "request \(id) ended without a response"))
+            }
+        }
+        return out
     }
 }

@@ -37,12 +37,15 @@ public final class Runtime {
         }
         var state = SequenceState(prompt: promptIDs, params: params, maxSeqLen: maxSeqLen)
         defer { kvCache.free(Self.sequenceID) }
+        guard kvCache.blocksNeeded(state.maxLength) <= kvCache.pool.numBlocks else {
+            throw RuntimeError(.cacheFull, "the KV cache holds \(kvCache.capacityTokens) tokens; this request may need \(state.maxLength). Raise KvCacheConfig.maxTokens")
+        }
         let chunk = engine.engine.buildConfig.maxNumTokens
         while !state.isFinished {
             let count = min(state.pending, chunk)
             let start = state.numComputed
             guard kvCache.reserve(Self.sequenceID, tokens: start + count) else {
-                throw RuntimeError(.cacheFull, "the KV cache holds \(kvCache.pool.numBlocks * kvCache.tokensPerBlock) tokens; this request needs \(start + count). Raise KvCacheConfig.maxTokens")
+                throw RuntimeError(.cacheFull, "the KV cache holds \(kvCache.capacityTokens) tokens; this request needs \(start + count). Raise KvCacheConfig.maxTokens")
             }
             let sequence = ForwardBatch.Sequence(tokens: Array(state.tokens[start ..< start + count]), startPosition: start,
                                                  blockTable: kvCache.blockTable(Self.sequenceID),

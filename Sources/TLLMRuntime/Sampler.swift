@@ -5,8 +5,29 @@ import Glibc
 import Darwin
 #endif
 
-/// Picks tokens for one request with its own random stream, so a request's samples do not
-/// depend on other requests in the batch.
+/// A token and its log-probability under the model's distribution.
+public struct TokenLogprob: Sendable, Codable, Equatable {
+    public var id: Int32
+    public var logprob: Float
+
+    public init(id: Int32, logprob: Float) {
+        self.id = id
+        self.logprob = logprob
+    }
+}
+
+/// What the sampler picked, with log-probabilities when they were asked for.
+public struct SampledToken: Sendable, Equatable {
+    public var id: Int32
+    /// log p(id) under the raw model distribution (before penalties and temperature); nil unless asked.
+    public var logprob: Float?
+    /// The most likely tokens with their log-probabilities, most likely first; empty unless asked.
+    public var topLogprobs: [TokenLogprob]
+}
+
+/// Picks tokens for one request with its own random stream, so a request's samples do not depend
+/// on other requests in the batch. Order of processing: penalties and min-tokens masking, then
+/// greedy argmax or temperature → top-k → top-p → min-p → draw.
 public struct Sampler: Sendable {
     public let params: SamplingParams
     private var rng: Xoshiro256
@@ -16,9 +37,34 @@ public struct Sampler: Sendable {
         rng = Xoshiro256(seed: params.seed ?? UInt64.random(in: .min ... .max))
     }
 
-    /// The next token for `logits` (one vocabulary row).
-    public mutating func sample(_ logits: ArraySlice<Float>) -> Int32 {
-        if params.isGreedy { return Self.argmax(logits) }
+    /// The next token for `logits` (one vocabulary row) after `tokens` (prompt + output so far).
+    public mutating func sample(_ logits: ArraySlice<Float>, tokens: ArraySlice<Int32>, promptLength: Int) -> SampledToken {
+        let generated = tokens.count - promptLength
+        var top: [TokenLogprob] = []
+        if let n = params.logprobs { top = Self.topLogprobs(logits, count: n) }
+        let needsCopy = params.hasPenalties || (generated < params.minTokens)
+        let id: Int32
+        if needsCopy {
+            var work = Array(logits)
+            applyPenalties(&work, tokens: tokens, promptLength: promptLength)
+            if generated < params.minTokens {
+                if let end = params.endID, !params.ignoreEOS, Int(end) < work.count { work[Int(end)] = -.infinity }
+                for s in params.stopTokenIDs where Int(s) < work.count && s >= 0 { work[Int(s)] = -.infinity }
+            }
+            id = choose(work[...])
+        } else {
+            id = choose(logits)
+        }
+        let logprob = params.logprobs == nil ? nil : Self.logprob(of: id, in: logits)
+        return SampledToken(id: id, logprob: logprob, topLogprobs: top)
+    }
+
+    private mutating func choose(_ logits: ArraySlice<Float>) -> Int32 {
+        params.isGreedy ? Self.argmax(logits) : draw(logits)
+    }
+
+    /// Temperature, top-k, top-p and min-p, then one draw from this request's stream.
+    private mutating func draw(_ logits: ArraySlice<Float>) -> Int32 {
         let base = logits.startIndex
         let maxLogit = logits.max() ?? 0
         let t = params.temperature
@@ -29,8 +75,8 @@ public struct Sampler: Sendable {
         }
         candidates.sort { $0.p > $1.p || ($0.p == $1.p && $0.id < $1.id) }
         if params.topK > 0 && candidates.count > params.topK { candidates.removeLast(candidates.count - params.topK) }
-        let total = candidates.reduce(0) { $0 + $1.p }
         if params.topP < 1 {
+            let total = candidates.reduce(0) { $0 + $1.p }
             var cumulative: Float = 0
             var keep = 0
             for c in candidates {
@@ -39,6 +85,9 @@ public struct Sampler: Sendable {
                 if cumulative >= params.topP * total { break }
             }
             candidates.removeLast(candidates.count - keep)
+        }
+        if params.minP > 0, let best = candidates.first?.p {
+            candidates.removeAll { $0.p < params.minP * best }
         }
         let kept = candidates.reduce(0) { $0 + $1.p }
         var u = Float(rng.nextUnit()) * kept
@@ -49,11 +98,56 @@ public struct Sampler: Sendable {
         return candidates.last!.id
     }
 
+    /// HF-style repetition penalty over prompt and output; OpenAI-style presence and frequency over the output.
+    private func applyPenalties(_ logits: inout [Float], tokens: ArraySlice<Int32>, promptLength: Int) {
+        guard params.hasPenalties else { return }
+        if params.repetitionPenalty != 1 {
+            for id in Set(tokens) where id >= 0 && Int(id) < logits.count {
+                let v = logits[Int(id)]
+                logits[Int(id)] = v > 0 ? v / params.repetitionPenalty : v * params.repetitionPenalty
+            }
+        }
+        if params.presencePenalty != 0 || params.frequencyPenalty != 0 {
+            var counts: [Int32: Int] = [:]
+            for id in tokens[(tokens.startIndex + promptLength)...] { counts[id, default: 0] += 1 }
+            for (id, n) in counts where id >= 0 && Int(id) < logits.count {
+                logits[Int(id)] -= params.presencePenalty + params.frequencyPenalty * Float(n)
+            }
+        }
+    }
+
     /// Index of the largest logit (the first one on ties).
     public static func argmax(_ logits: ArraySlice<Float>) -> Int32 {
         var best = logits.startIndex
         for i in logits.indices where logits[i] > logits[best] { best = i }
         return Int32(best - logits.startIndex)
+    }
+
+    /// log-softmax of one entry, computed in double precision.
+    public static func logprob(of id: Int32, in logits: ArraySlice<Float>) -> Float {
+        Float(Double(logits[logits.startIndex + Int(id)]) - logSumExp(logits))
+    }
+
+    /// The `count` most likely tokens with their log-probabilities (ties broken by lower id).
+    public static func topLogprobs(_ logits: ArraySlice<Float>, count: Int) -> [TokenLogprob] {
+        guard count > 0 else { return [] }
+        var best: [(id: Int, v: Float)] = []
+        for i in logits.indices {
+            let v = logits[i]
+            if best.count == count, let last = best.last, v <= last.v { continue }
+            let at = best.firstIndex { v > $0.v } ?? best.count
+            best.insert((i, v), at: at)
+            if best.count > count { best.removeLast() }
+        }
+        let lse = logSumExp(logits)
+        return best.map { TokenLogprob(id: Int32($0.id - logits.startIndex), logprob: Float(Double($0.v) - lse)) }
+    }
+
+    static func logSumExp(_ logits: ArraySlice<Float>) -> Double {
+        let m = Double(logits.max() ?? 0)
+        var sum = 0.0
+        for v in logits { sum += exp(Double(v) - m) }
+        return m + log(sum)
     }
 }
 

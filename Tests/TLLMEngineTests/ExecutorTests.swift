@@ -108,14 +108,18 @@ struct ExecutorTests {
         _ = try executor.step()
         #expect(executor.kvCache.pool.usedCount > 0)
         executor.cancel(a)
-        var finishedB = false
+        var finishedB = false, cancelledA = false
         while executor.hasWork {
             for r in try executor.step() {
-                #expect(r.requestID == b)
-                if r.finishReason != nil { finishedB = true }
+                if r.requestID == a {
+                    #expect(r.finishReason == .cancelled)
+                    cancelledA = true
+                } else if r.finishReason != nil {
+                    finishedB = r.requestID == b
+                }
             }
         }
-        #expect(finishedB)
+        #expect(finishedB && cancelledA)
         #expect(executor.kvCache.pool.usedCount == 0)
     }
 }
