@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MiniTRTLLM", targets: ["MiniTRTLLM"]),
         .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
+        .executable(name: "trtllm-build", targets: ["trtllm-build"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,11 +39,18 @@ let package = Package(
         // Shared command-line option groups for every tool.
         .target(name: "TLLMCLI", dependencies: ["MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-eval", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "trtllm-build", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // A user's own plugin replacing a built-in op (library, for the test) and its runnable example.
+        .target(name: "CustomPluginExample", dependencies: ["TLLMPlugin", "TLLMBackend", "TLLMModel"], path: "Examples/CustomPlugin/Plugin"),
+        .executableTarget(name: "trtllm-custom-plugin", dependencies: ["CustomPluginExample", "MiniTRTLLM"], path: "Examples/CustomPlugin/Main"),
+        // Micro-benchmarks (engine load time, decode speed, perplexity per quantization mode), apart from tests.
+        .executableTarget(name: "trtllm-microbench", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/Micro"),
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
+        .testTarget(name: "CustomPluginTests", dependencies: ["CustomPluginExample", "TLLMBuilder", "TLLMEngine", "TLLMPlugin", "TLLMModel", "TLLMBackend"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -6,3 +6,4 @@
 @_exported import TLLMRuntime
 @_exported import TLLMExecutor
 @_exported import TLLMBuilder
+@_exported import TLLMPlugin

@@ -8,6 +8,8 @@ public enum LLMError: Error, Sendable, CustomStringConvertible {
     case model(ModelError)
     case tokenizer(TokenizerError)
     case engine(EngineError)
+    /// An engine file that is corrupt, truncated, from a newer version or unreadable.
+    case engineFile(EngineFileError)
     case runtime(RuntimeError)
     case invalidArgument(String)
 
@@ -16,6 +18,7 @@ public enum LLMError: Error, Sendable, CustomStringConvertible {
         case .model(let e): e.description
         case .tokenizer(let e): e.description
         case .engine(let e): e.description
+        case .engineFile(let e): e.description
         case .runtime(let e): e.description
         case .invalidArgument(let m): "invalid argument: \(m)"
         }

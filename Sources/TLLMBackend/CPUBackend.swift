@@ -82,6 +82,11 @@ public struct CPUBackend: Backend {
 
     public func pagedAttention(query: Matrix, key: Matrix, value: Matrix, cache: KVLayerView,
                                heads: Int, kvHeads: Int, headDim: Int, metadata m: AttentionMetadata, into out: Matrix) {
+        if cache.dtype == .int8 {
+            pagedAttentionInt8(query: query, key: key, value: value, cache: cache, heads: heads, kvHeads: kvHeads,
+                               headDim: headDim, metadata: m, into: out)
+            return
+        }
         let kvDim = kvHeads * headDim
         m.slots.withUnsafeBufferPointer { slots in
             tllm_kv_write(key.data, Int64(key.stride), value.data, Int64(value.stride), Int64(key.rows),

@@ -44,8 +44,8 @@ public struct Tensor: Sendable {
 
     /// - Precondition: the bytes for `shape` in `dtype` fit inside `storage` from `byteOffset`.
     public init(shape: [Int], dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
-        let bytes = dtype.byteCount(elements: shape.reduce(1, *))
-        precondition(bytes != nil && byteOffset + bytes! <= storage.byteCount, "tensor bytes exceed its storage")
+        let bytes = dtype.byteCount(shape: shape)
+        precondition(bytes != nil && byteOffset >= 0 && byteOffset + bytes! <= storage.byteCount, "tensor bytes exceed its storage")
         self.shape = shape
         self.dtype = dtype
         self.storage = storage
@@ -62,7 +62,7 @@ public struct Tensor: Sendable {
     }
 
     public var elementCount: Int { shape.reduce(1, *) }
-    public var byteCount: Int { dtype.byteCount(elements: elementCount)! }
+    public var byteCount: Int { dtype.byteCount(shape: shape)! }
     /// Elements in one row (the innermost dimension).
     public var rowLength: Int { shape.last ?? 1 }
     public var rowCount: Int { elementCount / max(rowLength, 1) }
@@ -77,7 +77,7 @@ public struct Tensor: Sendable {
     /// Every element as float32, dequantized exactly.
     public func floats() -> [Float] {
         var out = [Float](repeating: 0, count: elementCount)
-        let rowBytes = dtype.byteCount(elements: rowLength)!
+        let rowBytes = dtype.rowBytes(rowLength)!
         out.withUnsafeMutableBufferPointer { dst in
             for r in 0..<rowCount {
                 tllm_dequantize_row(dtype.kernelType, pointer + r * rowBytes, dst.baseAddress! + r * rowLength, Int64(rowLength))
@@ -97,6 +97,11 @@ extension DType {
         case .q4_0: TLLM_Q4_0
         case .q4_1: TLLM_Q4_1
         case .q8_0: TLLM_Q8_0
+        case .int8Row: TLLM_INT8_ROW
+        case .int4G32: TLLM_INT4_G32
+        case .int4G64: TLLM_INT4_G64
+        case .int4G128: TLLM_INT4_G128
+        case .fp8Row: TLLM_FP8_ROW
         case .int8: preconditionFailure("int8 weights have no kernel")
         }
     }

@@ -8,9 +8,14 @@ import TLLMQuantization
 /// Builds an ``Engine`` from a model and a ``BuildConfig``.
 public enum Builder {
     /// Traces `model`, quantizes its weights, replaces matched subgraphs with plugins and returns the engine.
-    /// - Throws: ``EngineError`` (`.invalidBuildConfig`) naming the setting to fix.
+    ///
+    /// A ``PrebuiltEngine`` is returned as it is: an engine file already went through these steps.
+    /// - Parameters:
+    ///   - progress: Called during calibration and quantization (the long steps).
+    /// - Throws: ``EngineError`` (`.invalidBuildConfig`, `.quantization`) naming the setting to fix.
     public static func build(_ model: any CausalLM, _ config: BuildConfig = BuildConfig(),
-                             plugins: PluginRegistry = .shared) throws(EngineError) -> Engine {
+                             plugins: PluginRegistry = .shared, progress: ProgressHandler? = nil) throws(EngineError) -> Engine {
+        if let prebuilt = model as? PrebuiltEngine { return prebuilt.engine }
         let maxSeqLen = try validate(config, model: model.config)
         var log = ["Model: \(model.config.architecture.rawValue), \(model.config.numHiddenLayers) layers, hidden \(model.config.hiddenSize), vocab \(model.config.vocabSize)"]
 
@@ -19,13 +24,32 @@ public enum Builder {
         if let problem = graph.validationError() { throw EngineError(.invalidBuildConfig, "traced graph is malformed: \(problem)") }
         log.append("Traced graph: \(graph.ops.count) ops over \(graph.values.count) values")
 
-        // 2. Quantize the weights the graph reads.
+        // 2. Quantize the weights the graph reads (calibrating first for activation-aware scaling).
         let used = Dictionary(uniqueKeysWithValues: graph.weightNames.compactMap { name in model.weights[name].map { (name, $0) } })
-        let (weights, quantLog) = Quantizer.apply(config.quantization, to: used)
-        log += quantLog
+        let quant = config.quantization
+        var activations: CalibrationActivations?
+        let targets = Quantizer.calibrationTargets(graph, weights: used, config: quant)
+        if !targets.isEmpty {
+            for id in quant.calibration.joined() where id < 0 || Int(id) >= model.config.vocabSize {
+                throw EngineError(.quantization, "calibration token id \(id) is outside the vocabulary 0..<\(model.config.vocabSize)")
+            }
+            activations = try Calibration.capture(graph: graph, weights: used, model: model.config, maxSeqLen: maxSeqLen,
+                                                  prompts: quant.calibration, targets: targets, progress: progress)
+        }
+        let weights: [String: Tensor]
+        do {
+            let (quantized, quantLog) = try Quantizer.apply(quant, to: used, graph: graph, activations: activations, progress: progress)
+            weights = quantized
+            log += quantLog
+        } catch {
+            throw EngineError(.quantization, error.message)
+        }
+        if config.kvCacheDType != .float32 { log.append("KV cache: \(config.kvCacheDType.rawValue) (scale per 32 values of each token)") }
 
         // 3. Replace matched subgraphs with plugins.
-        let (rewritten, pluginNames, pluginLog) = PluginPass.run(graph, registry: plugins, config: config)
+        let limits = PluginLimits(vocabSize: model.config.vocabSize, maxSeqLen: maxSeqLen,
+                                  numLayers: model.config.numHiddenLayers, kvDim: model.config.kvDim)
+        let (rewritten, pluginNames, pluginLog) = PluginPass.run(graph, registry: plugins, config: config, weights: weights, limits: limits)
         graph = rewritten
         log += pluginLog
 
@@ -49,6 +73,10 @@ public enum Builder {
         if let input = c.maxInputLen {
             try check(input >= 1 && input < maxSeqLen, "max_input_len \(input) must be in 1..<max_seq_len (\(maxSeqLen))")
         }
+        try check(maxSeqLen <= 1 << 24, "max_seq_len \(maxSeqLen) must be at most \(1 << 24)")
+        try check(c.kvCacheDType == .float32 || model.kvDim % 32 == 0,
+                  "kv_cache_dtype int8 needs the KV width (kv_heads × head_dim = \(model.kvDim)) to be a multiple of 32; use float32")
+        if let problem = c.quantization.problems().first { try check(false, problem) }
         return maxSeqLen
     }
 }

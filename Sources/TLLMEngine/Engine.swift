@@ -15,9 +15,13 @@ public struct Engine: Sendable {
     public let pluginNames: [String]
     /// What the Builder did, one line per decision.
     public let buildLog: [String]
+    /// Named byte blobs stored with the engine for the layers above it (e.g. `tokenizer.gguf`, the
+    /// checkpoint's tokenizer metadata, so an engine file runs without its checkpoint).
+    public var attachments: [String: [UInt8]]
 
     public init(config: ModelConfig, buildConfig: BuildConfig, maxSeqLen: Int, graph: Graph,
-                weights: [String: Tensor], pluginNames: [String], buildLog: [String]) {
+                weights: [String: Tensor], pluginNames: [String], buildLog: [String],
+                attachments: [String: [UInt8]] = [:]) {
         self.config = config
         self.buildConfig = buildConfig
         self.maxSeqLen = maxSeqLen
@@ -25,6 +29,7 @@ public struct Engine: Sendable {
         self.weights = weights
         self.pluginNames = pluginNames
         self.buildLog = buildLog
+        self.attachments = attachments
     }
 
     /// Bytes of weight storage the engine reads.

@@ -4,7 +4,11 @@
 public struct EngineError: Error, Sendable, CustomStringConvertible, Equatable {
     public enum Code: String, Sendable {
         case invalidBuildConfig, invalidBatch, tokenOutOfVocabulary, sequenceTooLong, tooManyTokens,
-             tooManySequences, badBlockTable, unknownPlugin, missingWeight, cacheMismatch
+             tooManySequences, badBlockTable, unknownPlugin, missingWeight, cacheMismatch,
+             /// An op whose inputs, weights or attributes do not fit together (e.g. from a hand-edited engine file).
+             invalidGraph,
+             /// The weights cannot be stored in the requested quantization format.
+             quantization
     }
     public let code: Code
     public let message: String

@@ -23,27 +23,27 @@ public final class ModelEngine {
         case rope(heads: Int, headDim: Int, ropeDim: Int, theta: Double, neox: Bool)
         case attention(layer: Int, heads: Int, kvHeads: Int, headDim: Int)
         case silu, gelu, mul, add, gatherOutputRows
-        case plugin(any PluginBase)
+        case plugin(any PluginBase, PluginFields, [Tensor])
     }
 
-    /// Prepares `engine` to run on `backend`.
-    /// - Throws: ``EngineError`` if a weight or plugin the graph names cannot be found.
+    /// Prepares `engine` to run on `backend`, checking every op against its weights first.
+    /// - Throws: ``EngineError`` if a weight or plugin the graph names cannot be found, or an op's
+    ///   inputs, weights or attributes do not fit together (`.invalidGraph`).
     public init(_ engine: Engine, backend: any Backend = CPUBackend(),
                 plugins: PluginRegistry = .shared) throws(EngineError) {
         self.engine = engine
         self.backend = backend
-        func weight(_ name: String) throws(EngineError) -> Tensor {
-            guard let t = engine.weights[name] else { throw EngineError(.missingWeight, "engine has no weight '\(name)'") }
-            return t
-        }
+        try GraphCheck(engine).verify(plugins: plugins)
+        // After the check every name below resolves.
+        func weight(_ name: String) -> Tensor { engine.weights[name]! }
         var steps: [Step] = []
         for op in engine.graph.ops {
             switch op.kind {
-            case .embedding(let w): steps.append(.embedding(try weight(w)))
-            case .positionEmbedding(let w): steps.append(.positionEmbedding(try weight(w)))
-            case .rmsNorm(let w, let eps): steps.append(.rmsNorm(try weight(w), eps))
-            case .layerNorm(let w, let b, let eps): steps.append(.layerNorm(try weight(w), try weight(b), eps))
-            case .linear(let w, let b): steps.append(.linear(try weight(w), try b.map { (n) throws(EngineError) in try weight(n) }))
+            case .embedding(let w): steps.append(.embedding(weight(w)))
+            case .positionEmbedding(let w): steps.append(.positionEmbedding(weight(w)))
+            case .rmsNorm(let w, let eps): steps.append(.rmsNorm(weight(w), eps))
+            case .layerNorm(let w, let b, let eps): steps.append(.layerNorm(weight(w), weight(b), eps))
+            case .linear(let w, let b): steps.append(.linear(weight(w), b.map(weight)))
             case let .rope(heads, headDim, ropeDim, theta, neox):
                 steps.append(.rope(heads: heads, headDim: headDim, ropeDim: ropeDim, theta: theta, neox: neox))
             case let .attention(layer, heads, kvHeads, headDim):
@@ -53,11 +53,8 @@ public final class ModelEngine {
             case .mul: steps.append(.mul)
             case .add: steps.append(.add)
             case .gatherOutputRows: steps.append(.gatherOutputRows)
-            case .plugin(let name):
-                guard let plugin = plugins.plugin(named: name) else {
-                    throw EngineError(.unknownPlugin, "engine uses plugin '\(name)', which is not registered; register it before loading")
-                }
-                steps.append(.plugin(plugin))
+            case let .plugin(name, fields):
+                steps.append(.plugin(plugins.plugin(named: name)!, fields, fields.weights.map(weight)))
             }
         }
         self.steps = steps
@@ -75,6 +72,16 @@ public final class ModelEngine {
     /// the logits rows the sequences asked for, in batch order.
     /// - Throws: ``EngineError`` for a batch that breaks the engine's limits or the cache's shape.
     public func forward(_ batch: ForwardBatch, cache: PagedKVCache) throws(EngineError) -> Logits {
+        try forward(batch, cache: cache, observe: nil)
+    }
+
+    /// ``forward(_:cache:)`` that also shows `observe` each op's index and input rows just before
+    /// it runs (calibration reads activations this way).
+    public func forward(_ batch: ForwardBatch, cache: PagedKVCache,
+                        observe: ((_ op: Int, _ inputs: [Matrix]) -> Void)?) throws(EngineError) -> Logits {
+        guard cache.dtype == engine.buildConfig.kvCacheDType else {
+            throw EngineError(.cacheMismatch, "the engine was built for a \(engine.buildConfig.kvCacheDType.rawValue) KV cache but the cache is \(cache.dtype.rawValue); create it with dtype: engine.buildConfig.kvCacheDType")
+        }
         let layout = try BatchLayout(batch, engine: engine, cache: cache)
         let graph = engine.graph
         func matrix(_ value: ValueID) -> Matrix {
@@ -83,17 +90,20 @@ public final class ModelEngine {
             return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]),
                           rows: rows, columns: graph.values[value].width)
         }
+        let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention, kvLayer: cache.layer)
         for (index, op) in graph.ops.enumerated() {
             let out = matrix(op.output)
             let inputs = op.inputs.map(matrix)
-            run(steps[index], inputs: inputs, out: out, layout: layout, cache: cache)
+            observe?(index, inputs)
+            run(steps[index], inputs: inputs, out: out, layout: layout, cache: cache, context: context)
         }
         let logits = matrix(graph.output)
         let values = [Float](UnsafeBufferPointer(start: logits.data, count: logits.rows * logits.columns))
         return Logits(vocabSize: logits.columns, rowCount: logits.rows, values: values)
     }
 
-    private func run(_ step: Step, inputs: [Matrix], out: Matrix, layout: BatchLayout, cache: PagedKVCache) {
+    private func run(_ step: Step, inputs: [Matrix], out: Matrix, layout: BatchLayout, cache: PagedKVCache,
+                     context: PluginContext) {
         let b = backend
         switch step {
         case .embedding(let table): b.embedding(layout.tokens, table: table, into: out)
@@ -116,7 +126,8 @@ public final class ModelEngine {
             for (row, token) in layout.outputRows.enumerated() {
                 (out.data + row * out.stride).update(from: inputs[0].data + token * inputs[0].stride, count: out.columns)
             }
-        case .plugin(let plugin): plugin.forward(inputs: inputs, output: out, backend: b)
+        case let .plugin(plugin, fields, weights):
+            plugin.forward(PluginCall(inputs: inputs, output: out, weights: weights, fields: fields, context: context))
         }
     }
 

@@ -1,5 +1,8 @@
 // Number formats: fp16/bf16 conversion and exact dequantization of GGUF blocks.
 #include "dispatch.h"
+#include "tllm_quant.h"
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -83,8 +86,35 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
     case TLLM_Q4_0: return (size_t)(n / 32) * 18;
     case TLLM_Q4_1: return (size_t)(n / 32) * 20;
     case TLLM_Q8_0: return (size_t)(n / 32) * 34;
+    case TLLM_INT8_ROW: case TLLM_FP8_ROW: return 4 + (size_t)n;
+    case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
+        int64_t g = tllm_int4_group(type);
+        return (size_t)(n / g) * (size_t)(4 + g / 2);
+    }
     }
     return 0;
+}
+
+int64_t tllm_int4_group(tllm_wtype type) {
+    return type == TLLM_INT4_G32 ? 32 : type == TLLM_INT4_G64 ? 64 : type == TLLM_INT4_G128 ? 128 : 0;
+}
+
+// FP8 E4M3 (OCP "FN" variant: bias 7, no infinities, S.1111.111 is NaN, largest finite 448).
+static float fp8_table[256];
+static pthread_once_t fp8_once = PTHREAD_ONCE_INIT;
+
+static void fp8_init(void) {
+    for (int c = 0; c < 256; c++) {
+        int e = (c >> 3) & 15, m = c & 7;
+        float v = e == 0 ? ldexpf((float)m, -9) : ldexpf(1.0f + (float)m / 8.0f, e - 7);
+        if ((c & 0x7f) == 0x7f) v = NAN;
+        fp8_table[c] = (c & 0x80) ? -v : v;
+    }
+}
+
+const float *tllm_fp8_table(void) {
+    pthread_once(&fp8_once, fp8_init);
+    return fp8_table;
 }
 
 static inline uint16_t load_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -122,6 +152,31 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
             for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)(int8_t)p[2 + j];
         }
         break;
+    case TLLM_INT8_ROW: {
+        float s;
+        memcpy(&s, p, 4);
+        for (int64_t i = 0; i < n; i++) dst[i] = s * (float)(int8_t)p[4 + i];
+        break;
+    }
+    case TLLM_FP8_ROW: {
+        float s;
+        memcpy(&s, p, 4);
+        const float *lut = tllm_fp8_table();
+        for (int64_t i = 0; i < n; i++) dst[i] = s * lut[p[4 + i]];
+        break;
+    }
+    case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
+        int64_t g = tllm_int4_group(type), half = g / 2;
+        for (int64_t b = 0; b < n / g; b++, p += 4 + half) {
+            float d = tllm_f16_to_f32(load_u16(p)), m = tllm_f16_to_f32(load_u16(p + 2));
+            for (int64_t j = 0; j < half; j++) {
+                float lo = d * (float)(p[4 + j] & 0x0f), hi = d * (float)(p[4 + j] >> 4);
+                dst[b * g + j] = lo + m;
+                dst[b * g + j + half] = hi + m;
+            }
+        }
+        break;
+    }
     }
 }
 
@@ -173,6 +228,63 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
             }
         }
         break;
+    case TLLM_INT8_ROW: {
+        float s;
+        memcpy(&s, p, 4);
+        __m256 vs = _mm256_set1_ps(s);
+        int64_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m128i q = _mm_loadl_epi64((const __m128i *)(p + 4 + i));
+            _mm256_storeu_ps(dst + i, _mm256_mul_ps(vs, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
+        }
+        for (; i < n; i++) dst[i] = s * (float)(int8_t)p[4 + i];
+        break;
+    }
+    case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
+        int64_t g = tllm_int4_group(type), half = g / 2;
+        for (int64_t b = 0; b < n / g; b++, p += 4 + half) {
+            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            __m256 m = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p + 2)));
+            for (int64_t c = 0; c < half; c += 16) {
+                __m128i q = _mm_loadu_si128((const __m128i *)(p + 4 + c));
+                __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
+                __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
+                float *out_lo = dst + b * g + c, *out_hi = dst + b * g + half + c;
+                __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+                float *outs[4] = {out_lo, out_lo + 8, out_hi, out_hi + 8};
+                for (int k = 0; k < 4; k++) {
+                    __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
+                    _mm256_storeu_ps(outs[k], _mm256_add_ps(_mm256_mul_ps(d, v), m));
+                }
+            }
+        }
+        break;
+    }
+    case TLLM_FP8_ROW: {
+        float s;
+        memcpy(&s, p, 4);
+        const float *lut = tllm_fp8_table();
+        __m256 vs = _mm256_set1_ps(s);
+        int64_t i = 0;
+        // E4M3 → float32 by bit arithmetic (exactly the table's values): normals shift exponent and
+        // mantissa into place and rebias (127 − 7); subnormals are m · 2^-9; 0x7f is NaN.
+        const __m256i lowBits = _mm256_set1_epi32(0x7f), rebias = _mm256_set1_epi32(120 << 23);
+        const __m256 subScale = _mm256_set1_ps(1.0f / 512.0f), nan = _mm256_set1_ps(NAN);
+        for (; i + 8 <= n; i += 8) {
+            __m256i x = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(p + 4 + i)));
+            __m256i em = _mm256_and_si256(x, lowBits);
+            __m256i sign = _mm256_slli_epi32(_mm256_andnot_si256(lowBits, x), 24);
+            __m256 normal = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_slli_epi32(em, 20), rebias));
+            __m256 sub = _mm256_mul_ps(_mm256_cvtepi32_ps(em), subScale);
+            __m256 isSub = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(8), em));
+            __m256 isNaN = _mm256_castsi256_ps(_mm256_cmpeq_epi32(em, lowBits));
+            __m256 v = _mm256_blendv_ps(_mm256_blendv_ps(normal, sub, isSub), nan, isNaN);
+            v = _mm256_or_ps(v, _mm256_castsi256_ps(sign));
+            _mm256_storeu_ps(dst + i, _mm256_mul_ps(vs, v));
+        }
+        for (; i < n; i++) dst[i] = s * lut[p[4 + i]];
+        break;
+    }
     default: dequantize_scalar(type, src, dst, n); break;
     }
 }

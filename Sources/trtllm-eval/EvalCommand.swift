@@ -28,8 +28,7 @@ struct Tokenize: ParsableCommand {
     }
 
     func run() throws {
-        let gguf = try GGUFFile(path: model.model)
-        let tokenizer = try Tokenizer(gguf: gguf)
+        let tokenizer = try ModelSource.open(model.model).tokenizer
         let input = try text ?? readTextFile(textFile!)
         let ids = tokenizer.encode(input, parseSpecial: !noParseSpecial)
         print("[" + ids.map(String.init).joined(separator: ", ") + "]")
@@ -41,6 +40,7 @@ struct LogitsCommand: ParsableCommand {
         commandName: "logits",
         abstract: "One teacher-forced pass over the ids in a JSON file; prints the top-k logits of every position.")
     @OptionGroup var model: ModelOptions
+    @OptionGroup var engine: EngineOptions
     @Option(name: .long, help: "A file holding a JSON array of token ids.") var idsFile: String
     @Option(name: .long, help: "How many of the largest logits to print per position.") var topK: Int = 10
 
@@ -48,7 +48,9 @@ struct LogitsCommand: ParsableCommand {
         model.applyThreads()
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
         let ids = try JSONDecoder().decode([Int32].self, from: Data(readTextFile(idsFile).utf8))
-        let llm = try LLM(model: model.model, buildConfig: BuildConfig(maxSeqLen: max(ids.count, 2)))
+        let source = try ModelSource.open(model.model)
+        let config = source.preparing(try engine.buildConfig(maxSeqLen: max(ids.count, 2)))
+        let llm = try LLM(model: source.model, tokenizer: source.tokenizer, buildConfig: config)
         let logits = try llm.logits(ids: ids)
         var rows: [String] = []
         for r in 0..<logits.rowCount {
@@ -66,14 +68,19 @@ struct Perplexity: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Perplexity of a text: consecutive windows of --ctx tokens, each scored on its own.")
     @OptionGroup var model: ModelOptions
+    @OptionGroup var engine: EngineOptions
     @Option(name: .long, help: "The text file to score.") var textFile: String
+    @Option(name: .long, help: "Score only the first N tokens of the text.") var maxTokens: Int?
     @Option(name: .long, help: "Window length in tokens.") var ctx: Int = 512
 
     func run() throws {
         model.applyThreads()
         guard ctx >= 2 else { throw ValidationError("--ctx must be at least 2") }
-        let llm = try LLM(model: model.model, buildConfig: BuildConfig(maxSeqLen: ctx, maxNumTokens: ctx))
-        let ids = llm.tokenizer.encode(try readTextFile(textFile), parseSpecial: false)
+        let source = try ModelSource.open(model.model)
+        let config = source.preparing(try engine.buildConfig(maxSeqLen: ctx, maxNumTokens: ctx))
+        let llm = try LLM(model: source.model, tokenizer: source.tokenizer, buildConfig: config)
+        var ids = llm.tokenizer.encode(try readTextFile(textFile), parseSpecial: false)
+        if let maxTokens { ids = Array(ids.prefix(maxTokens)) }
         let result = try PerplexityEvaluator(llm: llm).evaluate(ids: ids, window: ctx)
         print("{\"perplexity\": \(result.perplexity), \"tokens\": \(result.tokens)}")
     }

@@ -13,7 +13,7 @@ struct BuilderTests {
     @Test("SwiGLU is replaced by its plugin in every layer and the log says where")
     func swigluPluginReplacesEveryLayer() throws {
         let engine = try Builder.build(try TestModels.llama())
-        #expect(engine.pluginNames == ["SwiGLUPlugin"])
+        #expect(engine.pluginNames.contains("SwiGLUPlugin"))
         #expect(engine.buildLog.contains("Plugin replaced: SwiGLUPlugin at blk.0.ffn"))
         #expect(engine.buildLog.contains("Plugin replaced: SwiGLUPlugin at blk.1.ffn"))
         #expect(!engine.graph.ops.contains { $0.kind == .silu || $0.kind == .mul })
@@ -25,7 +25,8 @@ struct BuilderTests {
         let model = try TestModels.llama()
         let on = try ModelEngine(try Builder.build(model))
         let off = try ModelEngine(try Builder.build(model, BuildConfig(plugins: ["SwiGLUPlugin": false])))
-        #expect(off.engine.pluginNames.isEmpty)
+        #expect(!off.engine.pluginNames.contains("SwiGLUPlugin"))
+        #expect(off.engine.graph.ops.contains { $0.kind == .mul })
         let a = try forwardAll(on, [4, 8, 15, 16, 23, 42])
         let b = try forwardAll(off, [4, 8, 15, 16, 23, 42])
         let worst = zip(a.values, b.values).map { abs($0 - $1) }.max()!

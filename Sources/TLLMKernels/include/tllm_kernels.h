@@ -17,6 +17,14 @@ typedef enum {
     TLLM_Q4_0 = 3,
     TLLM_Q4_1 = 4,
     TLLM_Q8_0 = 5,
+    /// Engine quantization formats (see tllm_quant.h): int8 with one f32 scale per row,
+    TLLM_INT8_ROW = 6,
+    /// int4 in groups of 32/64/128 (f16 scale, f16 minimum, packed nibbles),
+    TLLM_INT4_G32 = 7,
+    TLLM_INT4_G64 = 8,
+    TLLM_INT4_G128 = 9,
+    /// FP8 E4M3 with one f32 scale per row.
+    TLLM_FP8_ROW = 10,
 } tllm_wtype;
 
 // ---- CPU features and threads -------------------------------------------------------------

@@ -52,6 +52,8 @@ enum GGMLTypeMap {
         case .q8_0: 8
         case .int8: 24
         case .bf16: 30
+        case .int8Row, .int4G32, .int4G64, .int4G128, .fp8Row:
+            preconditionFailure("\(dtype.rawValue) is an engine format with no GGUF type")
         }
     }
 

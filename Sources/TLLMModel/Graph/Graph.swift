@@ -39,8 +39,9 @@ public enum OpKind: Sendable, Codable, Equatable {
     case add
     /// Keeps only the rows whose logits the batch asked for (tokens → outputs).
     case gatherOutputRows
-    /// A plugin op, resolved by name in the plugin registry when the engine is loaded.
-    case plugin(name: String)
+    /// A plugin op, resolved by name in the plugin registry when the engine is loaded; `fields`
+    /// carry its weights and attributes.
+    case plugin(name: String, fields: PluginFields)
 }
 
 /// One node: `kind` applied to `inputs`, producing `output`. `scope` names where it came from
@@ -114,6 +115,7 @@ extension OpKind {
         case .embedding(let w), .positionEmbedding(let w), .rmsNorm(let w, _): [w]
         case .layerNorm(let w, let b, _): [w, b]
         case .linear(let w, let b): b.map { [w, $0] } ?? [w]
+        case .plugin(_, let fields): fields.weights
         default: []
         }
     }

@@ -29,6 +29,16 @@ public struct GraphBuilder: Sendable {
 
     public func width(of value: ValueID) -> Int { values[value].width }
 
+    /// Appends every value and op of `graph` (renumbering its values); returns its output value.
+    public mutating func append(_ graph: Graph) -> ValueID {
+        let base = values.count
+        values += graph.values
+        ops += graph.ops.map { op in
+            GraphOp(kind: op.kind, inputs: op.inputs.map { $0 + base }, output: op.output + base, scope: op.scope)
+        }
+        return graph.output + base
+    }
+
     /// The finished graph whose result is `output`.
     public func finish(output: ValueID) -> Graph {
         Graph(values: values, ops: ops, output: output)

@@ -1,0 +1,174 @@
+// Fused kernels for the built-in plugins: GEMM with bias, activation and residual epilogue; the
+// gated (SwiGLU) MLP GEMM; embedding with learned positions; RMSNorm and GELU over rows.
+// Arithmetic per element is that of the unfused ops (linear.c, norm.c), so results match them.
+#include "dispatch.h"
+#include "tllm_fused.h"
+#include <math.h>
+#include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+static inline float gelu_tanh(float v) {
+    const float k = 0.7978845608028654f;  // sqrt(2/pi)
+    return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+}
+
+static inline float silu(float g) { return g / (1.0f + expf(-g)); }
+
+// ---- GEMM + bias + activation + residual ------------------------------------------------------
+
+typedef struct {
+    const uint8_t *W;
+    tllm_wtype wtype;
+    int64_t K, ldx, T, ldr, ldy;
+    size_t rowBytes;
+    const float *X, *bias, *R;
+    tllm_activation act;
+    float *Y;
+} fused_linear_ctx;
+
+static void fused_linear_rows(void *p, int64_t r0, int64_t r1, int thread) {
+    (void)thread;
+    const fused_linear_ctx *c = p;
+    float *row = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, c->K);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *w = (const float *)(c->W + (size_t)r * c->rowBytes);
+        if (row) { tllm_dequantize_row(c->wtype, w, row, c->K); w = row; }
+        for (int64_t t = 0; t < c->T; t++) {
+            float y = tllm_dot(w, c->X + t * c->ldx, c->K);
+            if (c->bias) y = y + c->bias[r];
+            if (c->act == TLLM_ACT_GELU) y = gelu_tanh(y);
+            else if (c->act == TLLM_ACT_SILU) y = silu(y);
+            if (c->R) y = c->R[t * c->ldr + r] + y;
+            c->Y[t * c->ldy + r] = y;
+        }
+    }
+}
+
+void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
+                       const float *X, int64_t ldx, int64_t T, const float *bias, tllm_activation act,
+                       const float *R, int64_t ldr, float *Y, int64_t ldy) {
+    fused_linear_ctx c = {W, wtype, K, ldx, T, ldr, ldy, tllm_row_bytes(wtype, K), X, bias, R, act, Y};
+    tllm_parallel_for(N, fused_linear_rows, &c);
+}
+
+// ---- Gated MLP: silu(gate) * up -----------------------------------------------------------------
+
+typedef struct {
+    const uint8_t *Wg, *Wu;
+    tllm_wtype tg, tu;
+    int64_t K, ldx, T, ldo;
+    size_t gBytes, uBytes;
+    const float *X, *bg, *bu;
+    float *out;
+} gated_ctx;
+
+static void gated_rows(void *p, int64_t r0, int64_t r1, int thread) {
+    (void)thread;
+    const gated_ctx *c = p;
+    float *rows = tllm_scratch(0, 2 * c->K);
+    for (int64_t r = r0; r < r1; r++) {
+        const float *wg = (const float *)(c->Wg + (size_t)r * c->gBytes);
+        const float *wu = (const float *)(c->Wu + (size_t)r * c->uBytes);
+        if (c->tg != TLLM_F32) { tllm_dequantize_row(c->tg, wg, rows, c->K); wg = rows; }
+        if (c->tu != TLLM_F32) { tllm_dequantize_row(c->tu, wu, rows + c->K, c->K); wu = rows + c->K; }
+        for (int64_t t = 0; t < c->T; t++) {
+            const float *x = c->X + t * c->ldx;
+            float g = tllm_dot(wg, x, c->K), u = tllm_dot(wu, x, c->K);
+            if (c->bg) g = g + c->bg[r];
+            if (c->bu) u = u + c->bu[r];
+            c->out[t * c->ldo + r] = silu(g) * u;
+        }
+    }
+}
+
+void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
+                       const float *X, int64_t ldx, int64_t T, const float *bg, const float *bu,
+                       float *out, int64_t ldo) {
+    gated_ctx c = {Wg, Wu, tg, tu, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, out};
+    tllm_parallel_for(N, gated_rows, &c);
+}
+
+// ---- Embedding (+ learned positions) ------------------------------------------------------------
+
+typedef struct {
+    const uint8_t *tok, *pos;
+    tllm_wtype tokType, posType;
+    int64_t dim, ldo;
+    size_t tokBytes, posBytes;
+    const int32_t *ids, *positions;
+    float *out;
+} embed_ctx;
+
+static void embed_rows(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const embed_ctx *c = p;
+    float *extra = c->pos ? tllm_scratch(0, c->dim) : NULL;
+    for (int64_t t = t0; t < t1; t++) {
+        float *o = c->out + t * c->ldo;
+        tllm_dequantize_row(c->tokType, c->tok + (size_t)c->ids[t] * c->tokBytes, o, c->dim);
+        if (!extra) continue;
+        tllm_dequantize_row(c->posType, c->pos + (size_t)c->positions[t] * c->posBytes, extra, c->dim);
+        for (int64_t i = 0; i < c->dim; i++) o[i] = o[i] + extra[i];
+    }
+}
+
+void tllm_embedding_fused(const void *tok, tllm_wtype tokType, const void *pos, tllm_wtype posType, int64_t dim,
+                          const int32_t *ids, const int32_t *positions, int64_t T, float *out, int64_t ldo) {
+    embed_ctx c = {tok, pos, tokType, posType, dim, ldo, tllm_row_bytes(tokType, dim),
+                   pos ? tllm_row_bytes(posType, dim) : 0, ids, positions, out};
+    tllm_parallel_for(T, embed_rows, &c);
+}
+
+// ---- RMSNorm and GELU over rows -----------------------------------------------------------------
+
+typedef struct {
+    const float *x, *w;
+    float eps;
+    int64_t ldx, dim, ldy;
+    float *y;
+} rows_ctx;
+
+#if defined(__x86_64__)
+TLLM_AVX2 static void scale_mul_avx2(const float *x, float scale, const float *w, int64_t n, float *y) {
+    __m256 s = _mm256_set1_ps(scale);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i), s), _mm256_loadu_ps(w + i)));
+    for (; i < n; i++) y[i] = (x[i] * scale) * w[i];
+}
+#endif
+
+static void rmsnorm_task(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const rows_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) {
+        const float *x = c->x + t * c->ldx;
+        float *y = c->y + t * c->ldy;
+        float ss = tllm_dot(x, x, c->dim);
+        float scale = 1.0f / sqrtf(ss / (float)c->dim + c->eps);
+#if defined(__x86_64__)
+        if (tllm_use_avx2()) { scale_mul_avx2(x, scale, c->w, c->dim, y); continue; }
+#endif
+        for (int64_t i = 0; i < c->dim; i++) y[i] = (x[i] * scale) * c->w[i];
+    }
+}
+
+void tllm_rmsnorm_rows(const float *x, int64_t ldx, const float *w, float eps, int64_t T, int64_t dim,
+                       float *y, int64_t ldy) {
+    rows_ctx c = {x, w, eps, ldx, dim, ldy, y};
+    tllm_parallel_for(T, rmsnorm_task, &c);
+}
+
+static void gelu_task(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const rows_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++)
+        for (int64_t i = 0; i < c->dim; i++) c->y[t * c->ldy + i] = gelu_tanh(c->x[t * c->ldx + i]);
+}
+
+void tllm_gelu_rows(const float *x, int64_t ldx, int64_t T, int64_t n, float *out, int64_t ldo) {
+    rows_ctx c = {x, NULL, 0.0f, ldx, n, ldo, out};
+    tllm_parallel_for(T, gelu_task, &c);
+}

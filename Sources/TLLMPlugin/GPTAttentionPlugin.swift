@@ -1,0 +1,63 @@
+// The gpt_attention_plugin analogue: RoPE on q and k, the KV cache write and paged attention, fused.
+import TLLMBackend
+import TLLMModel
+
+/// Replaces an `attention` op and, when they feed only it, the `rope` ops on its q and k inputs.
+///
+/// Fields: `layer`, `heads`, `kv_heads`, `head_dim`, `rope_dim` (0: no rotary embedding),
+/// `neox`; float `theta`. Inputs: q, k, v before rotation. Works over float32 and int8 caches.
+public struct GPTAttentionPlugin: PluginBase {
+    public init() {}
+    public var name: String { "GPTAttentionPlugin" }
+
+    public func match(at index: Int, in view: GraphView) -> PluginMatch? {
+        let op = view[index]
+        guard case let .attention(layer, heads, kvHeads, headDim) = op.kind, op.inputs.count == 3 else { return nil }
+        var ops = [index], inputs = op.inputs
+        var fields = PluginFields(ints: ["layer": layer, "heads": heads, "kv_heads": kvHeads, "head_dim": headDim,
+                                         "rope_dim": 0, "neox": 0])
+        if let qi = view.producer(of: op.inputs[0], onlyReadBy: index), let ki = view.producer(of: op.inputs[1], onlyReadBy: index),
+           case let .rope(_, qDim, qRope, qTheta, qNeox) = view[qi].kind,
+           case let .rope(_, kDim, kRope, kTheta, kNeox) = view[ki].kind,
+           qDim == headDim, kDim == headDim, qRope == kRope, qTheta == kTheta, qNeox == kNeox {
+            ops = [qi, ki, index]
+            inputs = [view[qi].inputs[0], view[ki].inputs[0], op.inputs[2]]
+            fields.ints["rope_dim"] = qRope
+            fields.ints["neox"] = qNeox ? 1 : 0
+            fields.floats["theta"] = qTheta
+        }
+        return PluginMatch(ops: ops, inputs: inputs, output: op.output, fields: fields)
+    }
+
+    public func inferOutput(inputs: [ValueShape], weights: [Tensor], fields: PluginFields,
+                            limits: PluginLimits) throws(PluginError) -> ValueShape {
+        try checkArity(weights, 0, inputs, 3)
+        let layer = try int(fields, "layer"), heads = try int(fields, "heads"), kvHeads = try int(fields, "kv_heads")
+        let headDim = try int(fields, "head_dim"), ropeDim = try int(fields, "rope_dim")
+        _ = try flag(fields, "neox")
+        try require((0..<limits.numLayers).contains(layer), "layer \(layer) is outside 0..<\(limits.numLayers)")
+        try require(heads > 0 && kvHeads > 0 && heads % kvHeads == 0 && headDim > 0 && headDim < 1 << 16,
+                    "heads \(heads), kv_heads \(kvHeads), head_dim \(headDim) do not form grouped-query attention")
+        try require(kvHeads * headDim == limits.kvDim, "KV width \(kvHeads * headDim) differs from the cache's \(limits.kvDim)")
+        try require(ropeDim >= 0 && ropeDim <= headDim && ropeDim % 2 == 0, "rope_dim \(ropeDim) must be even and at most head_dim")
+        if ropeDim > 0 {
+            let theta = fields.floats["theta"] ?? 0
+            try require(theta > 0 && theta.isFinite, "rope theta \(theta) must be positive")
+        }
+        let widths = [heads * headDim, kvHeads * headDim, kvHeads * headDim]
+        for (i, input) in inputs.enumerated() {
+            try require(input.rows == .tokens && input.width == widths[i], "input \(i) is \(input); expected (tokens, \(widths[i]))")
+        }
+        return ValueShape(rows: .tokens, width: heads * headDim)
+    }
+
+    public func forward(_ call: PluginCall) {
+        let f = call.fields.ints
+        let ropeDim = f["rope_dim"]!
+        let rotary = ropeDim > 0 ? RotarySpec(ropeDim: ropeDim, theta: call.fields.floats["theta"]!, neox: f["neox"] == 1) : nil
+        call.context.backend.ropeAttention(query: call.inputs[0], key: call.inputs[1], value: call.inputs[2],
+                                           cache: call.context.kvLayer(f["layer"]!), heads: f["heads"]!,
+                                           kvHeads: f["kv_heads"]!, headDim: f["head_dim"]!, rotary: rotary,
+                                           metadata: call.context.attention, into: call.output)
+    }
+}
