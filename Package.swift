@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MiniTRTLLM", targets: ["MiniTRTLLM"]),
         .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
+        .executable(name: "bench-inflight", targets: ["bench-inflight"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -39,6 +40,7 @@ let package = Package(
         .target(name: "TLLMCLI", dependencies: ["MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-eval", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
+        .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),

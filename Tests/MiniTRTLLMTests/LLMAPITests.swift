@@ -101,4 +101,20 @@ struct LLMAPITests {
         #expect(throws: LLMError.self) { _ = try llm.generateAsync(promptIDs: Array(repeating: 5, count: 3000), .greedy()) }
         #expect(throws: LLMError.self) { _ = try llm.generateAsync(promptIDs: [49152], .greedy()) }
     }
+
+    @Test("Eight prompts give bit-identical tokens and logprobs alone and all in flight together")
+    func realModelBatchInvariance() throws {
+        let llm = try TestModel.sharedLLM()
+        let prompts = ["The capital of France is", "Once upon a time", "def fibonacci(n):", "The three primary colors are",
+                       "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n", "Water boils at", "My favourite food is",
+                       String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 12)]
+        var params = SamplingParams(maxTokens: 8, temperature: 0.7, seed: 5, logprobs: 1)
+        params.ignoreEOS = true
+        let alone = try prompts.map { try llm.generate([$0], params)[0] }
+        let together = try llm.generate(prompts, params)
+        for i in prompts.indices {
+            #expect(together[i].tokenIDs == alone[i].tokenIDs, "prompt \(i)")
+            #expect(together[i].logprobs.map { $0.logprob!.bitPattern } == alone[i].logprobs.map { $0.logprob!.bitPattern }, "prompt \(i)")
+        }
+    }
 }
