@@ -14,9 +14,11 @@ let package = Package(
         .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
         .executable(name: "bench-inflight", targets: ["bench-inflight"]),
+        .executable(name: "trtllm-bench", targets: ["trtllm-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System OpenBLAS behind a modulemap.
@@ -40,11 +42,15 @@ let package = Package(
         .target(name: "TLLMCLI", dependencies: ["MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-eval", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
+        // Benchmark library (datasets, statistics, reports, charts, HTTP client) and its tool.
+        .target(name: "TLLMBench", dependencies: ["MiniTRTLLM", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .executableTarget(name: "trtllm-bench", dependencies: ["TLLMBench", "TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
-        .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
+        .testTarget(name: "TLLMBenchTests", dependencies: ["TLLMBench", "MiniTRTLLM"]),
+        .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel", "TLLMBench"]),
     ],
     swiftLanguageModes: [.v6]
 )
