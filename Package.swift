@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
         .executable(name: "bench-inflight", targets: ["bench-inflight"]),
         .executable(name: "trtllm-bench", targets: ["trtllm-bench"]),
+        .executable(name: "bench-speed", targets: ["bench-speed"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,6 +47,7 @@ let package = Package(
         .target(name: "TLLMBench", dependencies: ["MiniTRTLLM", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .executableTarget(name: "trtllm-bench", dependencies: ["TLLMBench", "TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
+        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM"], path: "Benchmarks/Speed"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
