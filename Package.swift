@@ -46,8 +46,10 @@ let package = Package(
         // Benchmark library (datasets, statistics, reports, charts, HTTP client) and its tool.
         .target(name: "TLLMBench", dependencies: ["MiniTRTLLM", .product(name: "Histogram", package: "hdrhistogram-swift")]),
         .executableTarget(name: "trtllm-bench", dependencies: ["TLLMBench", "TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
-        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM"], path: "Benchmarks/Speed"),
+        .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/InflightBatching"),
+        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/Speed"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),

@@ -1,36 +1,8 @@
 // bench-inflight: aggregate decode throughput with N concurrent requests vs one request alone,
 // same build, same run, on the default model (or --model). Prints a table and a JSON line.
+import ArgumentParser
 import MiniTRTLLM
-#if canImport(Glibc)
-import Glibc
-#endif
-
-struct Options {
-    var model = DefaultModel.path
-    var concurrency = 16
-    var outputTokens = 128
-    var promptTokens = 32
-    var repetitions = 3
-
-    init(_ args: [String]) {
-        var i = 1
-        while i < args.count {
-            let value = i + 1 < args.count ? args[i + 1] : ""
-            switch args[i] {
-            case "--model": model = value
-            case "--concurrency": concurrency = Int(value) ?? concurrency
-            case "--output-tokens": outputTokens = Int(value) ?? outputTokens
-            case "--prompt-tokens": promptTokens = Int(value) ?? promptTokens
-            case "--repetitions": repetitions = Int(value) ?? repetitions
-            case "--threads": setenv("TLLM_NUM_THREADS", value, 1)
-            default:
-                print("usage: bench-inflight [--model PATH] [--concurrency N] [--output-tokens N] [--prompt-tokens N] [--repetitions N] [--threads N]")
-                exit(args[i] == "--help" ? 0 : 2)
-            }
-            i += 2
-        }
-    }
-}
+import TLLMCLI
 
 /// Runs `prompts` to completion on `executor`; returns (generated tokens, seconds from the first
 /// decode step to the end) — prefill is excluded so the figure is decode throughput.
@@ -58,8 +30,17 @@ func measure(_ executor: Executor, _ prompts: [[Int32]], outputTokens: Int) thro
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-let options = Options(CommandLine.arguments)
-let gguf = try GGUFFile(path: options.model)
+struct Options: ParsableArguments {
+    @OptionGroup var model: ModelOptions
+    @Option(help: "Concurrent requests.") var concurrency = 16
+    @Option(help: "Tokens each request generates.") var outputTokens = 128
+    @Option(help: "Prompt length of each request.") var promptTokens = 32
+    @Option(help: "Alternating rounds; medians are reported.") var repetitions = 3
+}
+
+let options = Options.parseOrExit()
+options.model.applyThreads()
+let gguf = try GGUFFile(path: options.model.model)
 let tokenizer = try Tokenizer(gguf: gguf)
 let engine = try Builder.build(try CheckpointLoader.load(gguf), BuildConfig(maxBatchSize: max(options.concurrency, 1)))
 let modelEngine = try ModelEngine(engine)

@@ -1,5 +1,6 @@
 // Benchmark datasets: synthetic requests drawn from a real vocabulary, and JSONL files.
 import Foundation
+import TLLMModel
 
 /// One benchmark request: a prompt (text or token ids) and exactly how many tokens to generate.
 public struct BenchRequest: Sendable, Equatable, Codable {
@@ -108,18 +109,12 @@ public struct BenchError: Error, Sendable, CustomStringConvertible, Equatable {
     public var description: String { message }
 }
 
-/// SplitMix64 with normal and exponential/gamma draws, for reproducible datasets and arrivals.
+/// Reproducible draws for datasets and arrivals: uniform, normal and gamma over ``SplitMix64``.
 public struct BenchRNG: Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
+    private var base: SplitMix64
+    public init(seed: UInt64) { base = SplitMix64(seed: seed) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in (0, 1].
     public mutating func unit() -> Double { (Double(next() >> 11) + 1) / Double(1 << 53) }
