@@ -31,6 +31,8 @@ let package = Package(
         // Hot kernels in C, with run-time ISA dispatch (AVX2+FMA / AVX-512 / scalar).
         .target(name: "TLLMKernels", dependencies: ["CBLAS"], cSettings: kernelFlags, linkerSettings: [.linkedLibrary("pthread")]),
         .target(name: "TLLMBackend", dependencies: ["TLLMKernels", "CBLAS"]),
+        // Optional GPU backend: CUDA libraries are bound with dlopen at run time, never at build time.
+        .target(name: "TLLMCUDA", dependencies: ["TLLMBackend"], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "TLLMModel", dependencies: ["TLLMBackend"]),
         .target(name: "TLLMQuantization", dependencies: ["TLLMModel", "TLLMBackend"]),
         .target(name: "TLLMPlugin", dependencies: ["TLLMModel", "TLLMBackend"]),
@@ -53,6 +55,7 @@ let package = Package(
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "TLLMCUDATests", dependencies: ["TLLMCUDA"]),
         .testTarget(name: "TLLMBenchTests", dependencies: ["TLLMBench", "MiniTRTLLM"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel", "TLLMBench"]),
     ],
