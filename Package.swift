@@ -40,11 +40,14 @@ let package = Package(
         .target(name: "TLLMCLI", dependencies: ["MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-eval", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
+        // Jinja-subset renderer for the chat templates stored in checkpoints; no dependencies.
+        .target(name: "TLLMChatTemplate"),
         .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
+        .testTarget(name: "TLLMChatTemplateTests", dependencies: ["TLLMChatTemplate"]),
     ],
     swiftLanguageModes: [.v6]
 )
