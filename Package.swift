@@ -14,9 +14,15 @@ let package = Package(
         .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
         .executable(name: "bench-inflight", targets: ["bench-inflight"]),
+        .executable(name: "trtllm-serve", targets: ["trtllm-serve"]),
+        .library(name: "TLLMServer", targets: ["TLLMServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System OpenBLAS behind a modulemap.
@@ -42,6 +48,19 @@ let package = Package(
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
         // Jinja-subset renderer for the chat templates stored in checkpoints; no dependencies.
         .target(name: "TLLMChatTemplate"),
+        // The OpenAI-compatible HTTP server (Hummingbird stays out of the core targets).
+        .target(name: "TLLMServer", dependencies: [
+            "MiniTRTLLM", "TLLMChatTemplate",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "trtllm-serve", dependencies: [
+            "TLLMServer", "TLLMCLI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM"], path: "Benchmarks/InflightBatching"),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
