@@ -122,10 +122,11 @@ struct SamplingFieldParser {
         let room = min(limits.maxSeqLen, limits.cacheTokens) - longest
         guard let requested else { return max(1, min(defaultMaxTokens, room)) }
         guard requested >= 1 else { throw APIError.badRequest("\(field) is \(requested); it must be at least 1", param: field) }
-        if longest + requested > limits.maxSeqLen {
+        // Compared by subtraction: `requested` may be as large as Int.max.
+        if requested > limits.maxSeqLen - longest {
             throw APIError.badRequest("\(field) is \(requested), but the prompt has \(longest) tokens and this model's maximum context length is \(limits.maxSeqLen) tokens: \(field) must be at most \(limits.maxSeqLen - longest)", param: field)
         }
-        if longest + requested > limits.cacheTokens {
+        if requested > limits.cacheTokens - longest {
             throw APIError.badRequest("\(field) is \(requested), but prompt + \(field) needs \(longest + requested) KV-cache tokens and the cache holds \(limits.cacheTokens): \(field) must be at most \(limits.cacheTokens - longest)", param: field)
         }
         return requested

@@ -201,15 +201,10 @@ public final class OpenAIServer: Sendable {
                                                         finishReason: delta.finishReason), &writer)
                     offsets[i] += delta.text.utf16.count
                 }
-            } catch let error as GenerationStreamError {
-                throw error
-            } catch where !(error is CancellationError) && !Task.isCancelled {
-                if error is LLMError || error is RuntimeError {
-                    logger.error("\(formatter.id): generation failed: \(error)")
-                    try await send(APIError.internalError("generation failed: \(error)").body, &writer)
-                } else {
-                    throw error
-                }
+            } catch let error as LLMError {
+                // The engine failed: the status line is already sent, so the error travels as an event.
+                logger.error("\(formatter.id): generation failed: \(error)")
+                try await send(APIError.internalError("generation failed: \(error)").body, &writer)
             }
             if request.includeUsage {
                 try await send(formatter.usageChunk(Usage(promptTokens: request.prompts.reduce(0) { $0 + $1.count }, completionTokens: generated)), &writer)
@@ -220,6 +215,3 @@ public final class OpenAIServer: Sendable {
         logger.info("\(formatter.id): streamed \(generated) tokens")
     }
 }
-
-/// Marks errors that must end a stream without an error event.
-private struct GenerationStreamError: Error {}

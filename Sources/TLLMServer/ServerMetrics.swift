@@ -68,6 +68,7 @@ public final class ServerMetrics: Sendable {
         gauge("trtllm_num_requests_waiting", "Requests waiting to be scheduled.", Double(snapshot.waitingRequests))
         gauge("trtllm_kv_cache_blocks_used", "KV-cache blocks held by requests.", Double(snapshot.kvBlocksUsed))
         gauge("trtllm_kv_cache_blocks_free", "Free KV-cache blocks (including those holding reusable prefixes).", Double(snapshot.kvBlocksFree))
+        gauge("trtllm_kv_cache_blocks_total", "KV-cache blocks in the pool.", Double(snapshot.kvBlocksTotal))
         gauge("trtllm_kv_cache_blocks_cached", "Free KV-cache blocks that hold reusable prefixes.", Double(snapshot.kvBlocksCached))
         gauge("trtllm_kv_cache_usage_perc", "Fraction of KV-cache blocks in use (0 to 1).",
               snapshot.kvBlocksTotal > 0 ? Double(snapshot.kvBlocksUsed) / Double(snapshot.kvBlocksTotal) : 0)
