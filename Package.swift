@@ -67,6 +67,7 @@ let package = Package(
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
         .testTarget(name: "TLLMChatTemplateTests", dependencies: ["TLLMChatTemplate"]),
+        .testTarget(name: "TLLMServerTests", dependencies: ["TLLMServer", "MiniTRTLLM"]),
     ],
     swiftLanguageModes: [.v6]
 )
