@@ -84,14 +84,14 @@ public final class OpenAIServer: Sendable {
         router.post("/v1/completions") { request, _ in
             await self.counted("/v1/completions") {
                 let body = try await self.body(request)
-                return try self.generate(CompletionRequestParser(model: self.model).parse(body), kind: .completion)
+                return try await self.generate(CompletionRequestParser(model: self.model).parse(body), kind: .completion)
             }
         }
         router.post("/v1/chat/completions") { request, _ in
             await self.counted("/v1/chat/completions") {
                 let body = try await self.body(request)
                 let parser = ChatRequestParser(model: self.model, defaultMaxTokens: self.configuration.defaultMaxTokens)
-                return try self.generate(parser.parse(body), kind: .chat)
+                return try await self.generate(parser.parse(body), kind: .chat)
             }
         }
         return router
@@ -136,25 +136,22 @@ public final class OpenAIServer: Sendable {
 
     // MARK: Generation
 
-    private func generate(_ request: GenerationRequest, kind: ResponseFormatter.Kind) throws(APIError) -> Response {
+    private func generate(_ request: GenerationRequest, kind: ResponseFormatter.Kind) async throws(APIError) -> Response {
         if Task.isShuttingDownGracefully { throw APIError.shuttingDown }
         let job = try GenerationJob.start(request, model: model, admission: admission, shutdown: shutdown, metrics: metrics)
         let id = (kind == .completion ? "cmpl-" : "chatcmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
         let formatter = ResponseFormatter(kind: kind, id: id, created: Int(Date().timeIntervalSince1970), model: model,
                                           logprobs: request.logprobs, includeUsage: request.includeUsage)
         logger.debug("\(id): \(request.prompts.count) prompt(s), \(request.prompts.map(\.count)) tokens, max_tokens \(request.params.maxTokens), stream \(request.stream)\(request.user.map { ", user \($0)" } ?? "")")
-        guard request.stream else { return Response(status: .ok, headers: [.contentType: "application/json"], body: .init { writer in
-            let json = try await self.collect(job, request, formatter)
-            try await writer.write(ByteBuffer(string: json.serialized))
-            try await writer.finish(nil)
-        }) }
+        guard request.stream else { return Self.json(try await collect(job, request, formatter)) }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: .init { writer in
             try await self.stream(job, request, formatter, &writer)
         })
     }
 
     /// Waits for every choice and builds the whole response.
-    private func collect(_ job: GenerationJob, _ request: GenerationRequest, _ formatter: ResponseFormatter) async throws -> JSON {
+    /// - Throws: ``APIError`` (500) if the engine fails.
+    private func collect(_ job: GenerationJob, _ request: GenerationRequest, _ formatter: ResponseFormatter) async throws(APIError) -> JSON {
         defer { job.cancel() }
         let n = request.prompts.count
         var texts = Array(repeating: "", count: n)
@@ -172,7 +169,7 @@ public final class OpenAIServer: Sendable {
             } onGracefulShutdown: { self.shutdown.beginShutdown() }
         } catch {
             logger.error("\(formatter.id): generation failed: \(error)")
-            return APIError.internalError("generation failed: \(error)").body
+            throw APIError.internalError("generation failed: \(error)")
         }
         let choices = (0..<n).map { formatter.choice(index: $0, text: texts[$0], tokens: tokens[$0], finishReason: finish[$0]) }
         logger.info("\(formatter.id): done, \(generated) tokens")
