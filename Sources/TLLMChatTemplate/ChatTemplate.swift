@@ -1,16 +1,5 @@
 // The public face of the Jinja subset: parse a checkpoint's chat template once, render messages with it.
 
-/// One chat message as templates see it: `message['role']`, `message['content']`.
-public struct ChatMessage: Sendable, Equatable {
-    public var role: String
-    public var content: String
-
-    public init(role: String, content: String) {
-        self.role = role
-        self.content = content
-    }
-}
-
 /// A parsed chat template (the `tokenizer.chat_template` of a GGUF file or a tokenizer_config.json).
 ///
 /// Implements the Jinja subset chat templates use: `{{ }}` output, `if`/`elif`/`else`, `for` with

@@ -1,24 +1,5 @@
 // The values a chat template computes with: Jinja's (Python's) data model, reduced to what templates use.
 
-/// A mutable attribute bag made by `namespace(...)`: the one thing a template may assign into
-/// from inside a loop.
-public final class TemplateNamespace: @unchecked Sendable {
-    /// Attributes in assignment order. Only touched by the single render that created it.
-    var attributes: [String: TemplateValue]
-    var order: [String]
-
-    init(_ pairs: [(String, TemplateValue)]) {
-        attributes = [:]
-        order = []
-        for (key, value) in pairs { set(key, value) }
-    }
-
-    func set(_ key: String, _ value: TemplateValue) {
-        if attributes[key] == nil { order.append(key) }
-        attributes[key] = value
-    }
-}
-
 /// A template value. Objects keep their keys in insertion order, as Python dicts do.
 public enum TemplateValue: Sendable {
     /// A name or key that does not exist (Jinja's `Undefined`): renders as "", is falsy.
