@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs system packages, fetches the default model and NVRTC (so
-# every CUDA kernel is compiled even without a GPU), runs swift test.
+# every CUDA kernel is compiled even without a GPU), runs swift test, then the trtllm-serve suite
+# (pytest + the openai client against the debug trtllm-serve just built).
 # Model-backed and NVRTC tests find what they need through these scripts; under CI=true they never skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +16,4 @@ elif [ "${CI:-}" = "true" ]; then
 fi
 swift build --build-tests "$@"
 swift test --skip-build "$@"
+TRTLLM_SERVE="$(swift build --show-bin-path "$@")/trtllm-serve" bash Scripts/test-server.sh --load-seconds "${TRTLLM_LOAD_SECONDS:-20}"

@@ -31,6 +31,14 @@ public struct GenerationDelta: Sendable {
     public var finishReason: FinishReason?
     /// Set on the last delta.
     public var stats: RequestStats?
+
+    public init(text: String, tokenIDs: [Int32], logprobs: [SampledToken], finishReason: FinishReason?, stats: RequestStats?) {
+        self.text = text
+        self.tokenIDs = tokenIDs
+        self.logprobs = logprobs
+        self.finishReason = finishReason
+        self.stats = stats
+    }
 }
 
 extension IncrementalDetokenizer: IncrementalTextDecoder {}
@@ -100,6 +108,22 @@ public final class LLM: Sendable {
     /// The KV cache right now: blocks used, free and holding reusable prefixes, and sequences holding blocks.
     public func kvCacheUsage() -> (used: Int, free: Int, cached: Int, sequences: Int) {
         loop.perform { e in (e.kvCache.pool.usedCount, e.kvCache.pool.freeCount, e.kvCache.pool.cachedCount, e.kvCache.sequenceCount) }
+    }
+
+    /// Waiting and running requests and KV blocks, read on the executor thread between steps.
+    /// The wait happens on a dispatch thread, so async callers never block their executor.
+    public func snapshot() async -> ExecutorSnapshot {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [loop] in
+                continuation.resume(returning: loop.perform { e in
+                    let pool = e.kvCache.pool
+                    return ExecutorSnapshot(waitingRequests: e.waitingCount, runningRequests: e.runningCount,
+                                            kvBlocksUsed: pool.usedCount, kvBlocksFree: pool.freeCount,
+                                            kvBlocksCached: pool.cachedCount, reuseHits: pool.stats.reuseHits,
+                                            reuseMisses: pool.stats.reuseMisses)
+                })
+            }
+        }
     }
 
     /// Generates a completion for each prompt, all in one in-flight batch, and waits for them.
