@@ -14,9 +14,19 @@ let package = Package(
         .executable(name: "trtllm-demo", targets: ["trtllm-demo"]),
         .executable(name: "trtllm-eval", targets: ["trtllm-eval"]),
         .executable(name: "trtllm-build", targets: ["trtllm-build"]),
+        .executable(name: "bench-inflight", targets: ["bench-inflight"]),
+        .executable(name: "trtllm-bench", targets: ["trtllm-bench"]),
+        .executable(name: "bench-speed", targets: ["bench-speed"]),
+        .executable(name: "trtllm-serve", targets: ["trtllm-serve"]),
+        .library(name: "TLLMServer", targets: ["TLLMServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // System OpenBLAS behind a modulemap.
@@ -28,6 +38,8 @@ let package = Package(
         // Hot kernels in C, with run-time ISA dispatch (AVX2+FMA / AVX-512 / scalar).
         .target(name: "TLLMKernels", dependencies: ["CBLAS"], cSettings: kernelFlags, linkerSettings: [.linkedLibrary("pthread")]),
         .target(name: "TLLMBackend", dependencies: ["TLLMKernels", "CBLAS"]),
+        // Optional GPU backend: CUDA libraries are bound with dlopen at run time, never at build time.
+        .target(name: "TLLMCUDA", dependencies: ["TLLMBackend"], linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "TLLMModel", dependencies: ["TLLMBackend"]),
         .target(name: "TLLMQuantization", dependencies: ["TLLMModel", "TLLMBackend"]),
         .target(name: "TLLMPlugin", dependencies: ["TLLMModel", "TLLMBackend"]),
@@ -46,11 +58,37 @@ let package = Package(
         // Micro-benchmarks (engine load time, decode speed, perplexity per quantization mode), apart from tests.
         .executableTarget(name: "trtllm-microbench", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/Micro"),
         .executableTarget(name: "trtllm-demo", dependencies: ["TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Examples/Demo"),
+        // Benchmark library (datasets, statistics, reports, charts, HTTP client) and its tool.
+        .target(name: "TLLMBench", dependencies: ["MiniTRTLLM", .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        .executableTarget(name: "trtllm-bench", dependencies: ["TLLMBench", "TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/InflightBatching"),
+        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/Speed"),
+        // Jinja-subset renderer for the chat templates stored in checkpoints; no dependencies.
+        .target(name: "TLLMChatTemplate"),
+        // The OpenAI-compatible HTTP server (Hummingbird stays out of the core targets).
+        .target(name: "TLLMServer", dependencies: [
+            "MiniTRTLLM", "TLLMChatTemplate",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "trtllm-serve", dependencies: [
+            "TLLMServer", "TLLMCLI",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
-        .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel"]),
+        .testTarget(name: "TLLMCUDATests", dependencies: ["TLLMCUDA"]),
+        .testTarget(name: "TLLMBenchTests", dependencies: ["TLLMBench", "MiniTRTLLM"]),
+        .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel", "TLLMBench"]),
         .testTarget(name: "CustomPluginTests", dependencies: ["CustomPluginExample", "TLLMBuilder", "TLLMEngine", "TLLMPlugin", "TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "TLLMChatTemplateTests", dependencies: ["TLLMChatTemplate"]),
+        .testTarget(name: "TLLMServerTests", dependencies: ["TLLMServer", "MiniTRTLLM"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -14,9 +14,20 @@ struct DemoCommand: ParsableCommand {
     @Option(name: .long, help: "The prompt.") var prompt = "The capital of France is"
     @Flag(name: .long, help: "Run the small random-weight GPT instead of a checkpoint (no download needed).")
     var offline = false
+    @Option(name: .long, help: "Which demo: 1 = one request through every layer, 2 = the in-flight batching trace.")
+    var demo = 1
+
+    func validate() throws {
+        guard demo == 1 || demo == 2 else { throw ValidationError("--demo must be 1 or 2") }
+    }
 
     func run() throws {
         model.applyThreads()
+        if demo == 2 {
+            print("== MiniTRTLLM Demo 2: in-flight batching over a paged KV cache")
+            try InflightBatchingDemo(modelPath: model.model, maxTokens: min(sampling.maxTokens, 40)).run()
+            return
+        }
         print("== MiniTRTLLM Demo 1: one request through LLM API → Builder → Engine → Runtime → Executor")
         if offline { try runOffline(); return }
         let llm = try LLM(model: model.model)

@@ -31,6 +31,14 @@ public struct GenerationDelta: Sendable {
     public var finishReason: FinishReason?
     /// Set on the last delta.
     public var stats: RequestStats?
+
+    public init(text: String, tokenIDs: [Int32], logprobs: [SampledToken], finishReason: FinishReason?, stats: RequestStats?) {
+        self.text = text
+        self.tokenIDs = tokenIDs
+        self.logprobs = logprobs
+        self.finishReason = finishReason
+        self.stats = stats
+    }
 }
 
 extension IncrementalDetokenizer: IncrementalTextDecoder {}
@@ -97,6 +105,27 @@ public final class LLM: Sendable {
     /// Stats of the executor's last step (batch size, tokens, KV blocks, reuse hits).
     public var lastIteration: IterationStats? { loop.lastIteration }
 
+    /// The KV cache right now: blocks used, free and holding reusable prefixes, and sequences holding blocks.
+    public func kvCacheUsage() -> (used: Int, free: Int, cached: Int, sequences: Int) {
+        loop.perform { e in (e.kvCache.pool.usedCount, e.kvCache.pool.freeCount, e.kvCache.pool.cachedCount, e.kvCache.sequenceCount) }
+    }
+
+    /// Waiting and running requests and KV blocks, read on the executor thread between steps.
+    /// The wait happens on a dispatch thread, so async callers never block their executor.
+    public func snapshot() async -> ExecutorSnapshot {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { [loop] in
+                continuation.resume(returning: loop.perform { e in
+                    let pool = e.kvCache.pool
+                    return ExecutorSnapshot(waitingRequests: e.waitingCount, runningRequests: e.runningCount,
+                                            kvBlocksUsed: pool.usedCount, kvBlocksFree: pool.freeCount,
+                                            kvBlocksCached: pool.cachedCount, reuseHits: pool.stats.reuseHits,
+                                            reuseMisses: pool.stats.reuseMisses)
+                })
+            }
+        }
+    }
+
     /// Generates a completion for each prompt, all in one in-flight batch, and waits for them.
     /// - Parameters:
     ///   - prompts: Texts; control tokens written in them (e.g. `<|im_start|>`) are parsed.
@@ -128,21 +157,25 @@ public final class LLM: Sendable {
     /// Streams the generation for a prompt given as token ids.
     public func generateAsync(promptIDs: [Int32], _ params: SamplingParams = SamplingParams()) throws(LLMError)
         -> AsyncThrowingStream<GenerationDelta, Error> {
-        let responses: AsyncThrowingStream<Response, Error>
-        do { (_, responses) = try loop.submit(request(promptIDs, params, streaming: true)) } catch { throw .runtime(error) }
         let (stream, continuation) = AsyncThrowingStream<GenerationDelta, Error>.makeStream()
-        let pump = Task {
-            do {
-                for try await r in responses {
+        let id: RequestID
+        do {
+            id = try loop.submit(request(promptIDs, params, streaming: true)) { result in
+                switch result {
+                case .success(let r):
                     continuation.yield(GenerationDelta(text: r.text, tokenIDs: r.newTokens, logprobs: r.logprobs,
                                                        finishReason: r.finishReason, stats: r.stats))
+                    if r.isFinal { continuation.finish() }
+                case .failure(let error):
+                    continuation.finish(throwing: LLMError.runtime(error))
                 }
-                continuation.finish()
-            } catch {
-                continuation.finish(throwing: error)
             }
+        } catch {
+            throw .runtime(error)
         }
-        continuation.onTermination = { _ in pump.cancel() }
+        continuation.onTermination = { [loop] termination in
+            if case .cancelled = termination { loop.cancel(id) }
+        }
         return stream
     }
 

@@ -51,35 +51,140 @@ float tllm_dot(const float *a, const float *b, int64_t n) {
     return dot_scalar(a, b, n);
 }
 
+// ---- Tiled linear -----------------------------------------------------------------------------
+// Every output element y[t, r] is computed the same way, whatever tile it falls in: one 8-lane
+// accumulator chained over k in steps of 8 (acc = fma(w[k:k+8], x[k:k+8], acc)), a fixed
+// horizontal sum, then the k % 8 tail in order. Tiles only change how many outputs share the
+// loads: 4 rows x 3 tokens while at least 3 tokens remain, 8 rows x 1 token for the rest.
+
+#define ROW_BLOCK 8
+
 typedef struct {
     const uint8_t *W;
     tllm_wtype wtype;
-    int64_t K, ldx, T, ldy;
+    int64_t N, K, ldx, T, ldy;
     size_t rowBytes;
     const float *X, *bias;
     float *Y;
 } linear_ctx;
 
-static void linear_rows(void *p, int64_t r0, int64_t r1, int thread) {
+static float tail_scalar(const float *w, const float *x, int64_t k0, int64_t K, float s) {
+    for (int64_t k = k0; k < K; k++) s += w[k] * x[k];
+    return s;
+}
+
+static void tile_scalar(const float *const *w, int rows, const float *const *x, int tokens, int64_t K, float *out) {
+    // out[r * tokens + t]; the scalar path keeps the same 8-lane shape without FMA.
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < tokens; t++) {
+            float acc[8] = {0};
+            int64_t k = 0;
+            for (; k + 8 <= K; k += 8)
+                for (int j = 0; j < 8; j++) acc[j] += w[r][k + j] * x[t][k + j];
+            float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+            out[r * tokens + t] = tail_scalar(w[r], x[t], k, K, s);
+        }
+}
+
+#if defined(__x86_64__)
+TLLM_AVX2 static inline float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);                 // (0+4, 1+5, 2+6, 3+7)
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));        // (0+4)+(2+6), (1+5)+(3+7)
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/// 4 rows x 3 tokens: 12 accumulators, 7 loads per 12 FMAs.
+TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int64_t K, float *out) {
+    __m256 a[4][3];
+    for (int r = 0; r < 4; r++) for (int t = 0; t < 3; t++) a[r][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 x0 = _mm256_loadu_ps(x[0] + k), x1 = _mm256_loadu_ps(x[1] + k), x2 = _mm256_loadu_ps(x[2] + k);
+        for (int r = 0; r < 4; r++) {
+            __m256 wr = _mm256_loadu_ps(w[r] + k);
+            a[r][0] = _mm256_fmadd_ps(wr, x0, a[r][0]);
+            a[r][1] = _mm256_fmadd_ps(wr, x1, a[r][1]);
+            a[r][2] = _mm256_fmadd_ps(wr, x2, a[r][2]);
+        }
+    }
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < 3; t++) out[r * 3 + t] = tail_scalar(w[r], x[t], k, K, hsum8(a[r][t]));
+}
+
+/// Up to 8 rows x 1 token: independent chains hide the FMA latency when decoding one token.
+TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float *x, int64_t K, float *out) {
+    __m256 a[8];
+    for (int r = 0; r < 8; r++) a[r] = _mm256_setzero_ps();
+    int64_t k = 0;
+    if (rows == 8) {
+        for (; k + 8 <= K; k += 8) {
+            __m256 xv = _mm256_loadu_ps(x + k);
+            for (int r = 0; r < 8; r++) a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + k), xv, a[r]);
+        }
+    } else {
+        for (; k + 8 <= K; k += 8) {
+            __m256 xv = _mm256_loadu_ps(x + k);
+            for (int r = 0; r < rows; r++) a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + k), xv, a[r]);
+        }
+    }
+    for (int r = 0; r < rows; r++) out[r] = tail_scalar(w[r], x, k, K, hsum8(a[r]));
+}
+#endif
+
+static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
-    float *row = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, c->K);
-    for (int64_t r = r0; r < r1; r++) {
-        const float *w = (const float *)(c->W + (size_t)r * c->rowBytes);
-        if (row) { tllm_dequantize_row(c->wtype, w, row, c->K); w = row; }
-        float b = c->bias ? c->bias[r] : 0.0f;
-        for (int64_t t = 0; t < c->T; t++) {
-            float y = tllm_dot(w, c->X + t * c->ldx, c->K);
-            c->Y[t * c->ldy + r] = c->bias ? y + b : y;
+    int avx2 = tllm_use_avx2();
+    float *scratch = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, ROW_BLOCK * c->K);
+    for (int64_t block = b0; block < b1; block++) {
+        int64_t r0 = block * ROW_BLOCK;
+        int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
+        const float *w[ROW_BLOCK];
+        for (int r = 0; r < rows; r++) {
+            const uint8_t *src = c->W + (size_t)(r0 + r) * c->rowBytes;
+            if (scratch) {
+                tllm_dequantize_row(c->wtype, src, scratch + r * c->K, c->K);
+                w[r] = scratch + r * c->K;
+            } else {
+                w[r] = (const float *)src;
+            }
         }
+        float out[ROW_BLOCK * 3];
+        int64_t t = 0;
+#if defined(__x86_64__)
+        if (avx2) {
+            for (; rows == ROW_BLOCK && t + 3 <= c->T; t += 3) {
+                const float *x[3] = {c->X + t * c->ldx, c->X + (t + 1) * c->ldx, c->X + (t + 2) * c->ldx};
+                for (int half = 0; half < 2; half++) {
+                    tile_4x3(w + 4 * half, x, c->K, out);
+                    for (int r = 0; r < 4; r++)
+                        for (int j = 0; j < 3; j++) c->Y[(t + j) * c->ldy + r0 + 4 * half + r] = out[r * 3 + j];
+                }
+            }
+            for (; t < c->T; t++) {
+                tile_rows_x1(w, rows, c->X + t * c->ldx, c->K, out);
+                for (int r = 0; r < rows; r++) c->Y[t * c->ldy + r0 + r] = out[r];
+            }
+        }
+#endif
+        for (; t < c->T; t++) {
+            const float *x[1] = {c->X + t * c->ldx};
+            tile_scalar(w, rows, x, 1, c->K, out);
+            for (int r = 0; r < rows; r++) c->Y[t * c->ldy + r0 + r] = out[r];
+        }
+        if (c->bias)
+            for (int64_t tt = 0; tt < c->T; tt++)
+                for (int r = 0; r < rows; r++) c->Y[tt * c->ldy + r0 + r] += c->bias[r0 + r];
     }
 }
 
 void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                  const float *X, int64_t ldx, int64_t T,
                  const float *bias, float *Y, int64_t ldy) {
-    linear_ctx c = {W, wtype, K, ldx, T, ldy, tllm_row_bytes(wtype, K), X, bias, Y};
-    tllm_parallel_for(N, linear_rows, &c);
+    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, tllm_row_bytes(wtype, K), X, bias, Y};
+    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
 }
 
 typedef struct {

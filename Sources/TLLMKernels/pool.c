@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "tllm_kernels.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -114,6 +115,9 @@ void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx) {
     inside_pool_job = 1;
     run_share(0);
     inside_pool_job = 0;
-    while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) CPU_RELAX();
+    // Spin briefly, then yield: on an oversubscribed machine a descheduled worker needs the core.
+    for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++) {
+        if (spins < SPIN_ITERATIONS) CPU_RELAX(); else sched_yield();
+    }
     pthread_mutex_unlock(&pool.dispatch_mutex);
 }
