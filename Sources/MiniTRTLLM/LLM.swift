@@ -52,9 +52,9 @@ public final class LLM: Sendable {
     public let engine: Engine
     private let loop: ExecutorLoop
 
-    /// Loads a GGUF checkpoint, builds its engine and sizes the KV cache.
+    /// Loads a GGUF checkpoint (and builds its engine) or a prebuilt engine file, and sizes the KV cache.
     /// - Parameters:
-    ///   - model: Path to a `.gguf` file.
+    ///   - model: Path to a `.gguf` checkpoint or an engine file written by `trtllm-build`.
     ///   - buildConfig: Engine limits, plugins and quantization.
     ///   - kvCacheConfig: KV cache size, block size and prefix reuse.
     ///   - schedulerConfig: Capacity and context-chunking policies.
@@ -62,14 +62,9 @@ public final class LLM: Sendable {
     public convenience init(model path: String, buildConfig: BuildConfig = BuildConfig(),
                             kvCacheConfig: KvCacheConfig = KvCacheConfig(),
                             schedulerConfig: SchedulerConfig = SchedulerConfig()) throws(LLMError) {
-        let gguf: GGUFFile
-        do { gguf = try GGUFFile(path: path) } catch { throw .model(ModelError(.checkpoint, "\(path): \(error)")) }
-        let tokenizer: Tokenizer
-        do { tokenizer = try Tokenizer(gguf: gguf) } catch { throw .tokenizer(error) }
-        let model: any CausalLM
-        do { model = try CheckpointLoader.load(gguf) } catch { throw .model(error) }
-        try self.init(model: model, tokenizer: tokenizer, buildConfig: buildConfig, kvCacheConfig: kvCacheConfig,
-                      schedulerConfig: schedulerConfig)
+        let source = try ModelSource.open(path)   // a GGUF checkpoint, or an engine file (model is then a PrebuiltEngine)
+        try self.init(model: source.model, tokenizer: source.tokenizer, buildConfig: source.preparing(buildConfig),
+                      kvCacheConfig: kvCacheConfig, schedulerConfig: schedulerConfig)
     }
 
     /// Builds an engine for an in-memory model with its tokenizer.

@@ -31,7 +31,8 @@ public final class Executor {
                 schedulerConfig: SchedulerConfig = SchedulerConfig()) throws(RuntimeError) {
         self.engine = engine
         let e = engine.engine
-        kvCache = try KVCacheManager(config: kvCacheConfig, numLayers: e.config.numHiddenLayers, kvDim: e.config.kvDim)
+        kvCache = try KVCacheManager(config: kvCacheConfig, numLayers: e.config.numHiddenLayers, kvDim: e.config.kvDim,
+                                     dtype: e.buildConfig.kvCacheDType)
         self.schedulerConfig = schedulerConfig
         validator = RequestValidator(vocabSize: e.config.vocabSize, maxSeqLen: e.maxSeqLen,
                                      maxInputLen: e.buildConfig.maxInputLen, cacheTokens: kvCache.capacityTokens)

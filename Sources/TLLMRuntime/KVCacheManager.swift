@@ -1,5 +1,6 @@
 // The KV cache manager: the cache memory, each sequence's block table, and prefix reuse.
 // Knows sequences by id and their token ids; the scheduler gets plain answers from it.
+import TLLMBackend
 import TLLMEngine
 #if canImport(Glibc)
 import Glibc
@@ -76,10 +77,12 @@ public struct KVCacheManager: Sendable {
     private var lastHash: [Int: UInt64] = [:]
 
     /// - Throws: ``RuntimeError`` (`.invalidConfig`) if the sizes are not usable.
-    public init(config: KvCacheConfig, numLayers: Int, kvDim: Int) throws(RuntimeError) {
-        let tokens = try config.resolvedMaxTokens(bytesPerToken: 2 * numLayers * kvDim * 4)
+    /// - Parameter dtype: how keys and values are stored (the engine's `BuildConfig.kvCacheDType`).
+    public init(config: KvCacheConfig, numLayers: Int, kvDim: Int, dtype: KVCacheDType = .float32) throws(RuntimeError) {
+        let bytesPerToken = 2 * numLayers * (dtype == .int8 ? kvDim + kvDim / 32 * 4 : kvDim * 4)
+        let tokens = try config.resolvedMaxTokens(bytesPerToken: bytesPerToken)
         let blocks = tokens / config.tokensPerBlock
-        cache = PagedKVCache(numLayers: numLayers, numBlocks: blocks, tokensPerBlock: config.tokensPerBlock, kvDim: kvDim)
+        cache = PagedKVCache(numLayers: numLayers, numBlocks: blocks, tokensPerBlock: config.tokensPerBlock, kvDim: kvDim, dtype: dtype)
         pool = BlockPool(numBlocks: blocks)
         enableBlockReuse = config.enableBlockReuse
     }

@@ -23,7 +23,8 @@ public final class Runtime {
     public init(engine: ModelEngine, kvCacheConfig: KvCacheConfig = KvCacheConfig()) throws(RuntimeError) {
         self.engine = engine
         let c = engine.engine.config
-        kvCache = try KVCacheManager(config: kvCacheConfig, numLayers: c.numHiddenLayers, kvDim: c.kvDim)
+        kvCache = try KVCacheManager(config: kvCacheConfig, numLayers: c.numHiddenLayers, kvDim: c.kvDim,
+                                     dtype: engine.engine.buildConfig.kvCacheDType)
     }
 
     /// Generates up to `params.maxTokens` tokens after `promptIDs`.
