@@ -1,5 +1,5 @@
-// Fused kernels for the built-in plugins: GEMM with bias, activation and residual epilogue; the
-// gated (SwiGLU) MLP GEMM; embedding with learned positions; RMSNorm and GELU over rows.
+// Fused kernels for the built-in plugins: embedding with learned positions; RMSNorm and GELU over
+// rows. (The GEMM epilogue and gated-MLP kernels share the tiled GEMM core in linear.c.)
 // Arithmetic per element is that of the unfused ops (linear.c, norm.c), so results match them.
 #include "dispatch.h"
 #include "tllm_fused.h"
@@ -14,81 +14,7 @@ static inline float gelu_tanh(float v) {
     return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
 }
 
-static inline float silu(float g) { return g / (1.0f + expf(-g)); }
-
-// ---- GEMM + bias + activation + residual ------------------------------------------------------
-
-typedef struct {
-    const uint8_t *W;
-    tllm_wtype wtype;
-    int64_t K, ldx, T, ldr, ldy;
-    size_t rowBytes;
-    const float *X, *bias, *R;
-    tllm_activation act;
-    float *Y;
-} fused_linear_ctx;
-
-static void fused_linear_rows(void *p, int64_t r0, int64_t r1, int thread) {
-    (void)thread;
-    const fused_linear_ctx *c = p;
-    float *row = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, c->K);
-    for (int64_t r = r0; r < r1; r++) {
-        const float *w = (const float *)(c->W + (size_t)r * c->rowBytes);
-        if (row) { tllm_dequantize_row(c->wtype, w, row, c->K); w = row; }
-        for (int64_t t = 0; t < c->T; t++) {
-            float y = tllm_dot(w, c->X + t * c->ldx, c->K);
-            if (c->bias) y = y + c->bias[r];
-            if (c->act == TLLM_ACT_GELU) y = gelu_tanh(y);
-            else if (c->act == TLLM_ACT_SILU) y = silu(y);
-            if (c->R) y = c->R[t * c->ldr + r] + y;
-            c->Y[t * c->ldy + r] = y;
-        }
-    }
-}
-
-void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bias, tllm_activation act,
-                       const float *R, int64_t ldr, float *Y, int64_t ldy) {
-    fused_linear_ctx c = {W, wtype, K, ldx, T, ldr, ldy, tllm_row_bytes(wtype, K), X, bias, R, act, Y};
-    tllm_parallel_for(N, fused_linear_rows, &c);
-}
-
-// ---- Gated MLP: silu(gate) * up -----------------------------------------------------------------
-
-typedef struct {
-    const uint8_t *Wg, *Wu;
-    tllm_wtype tg, tu;
-    int64_t K, ldx, T, ldo;
-    size_t gBytes, uBytes;
-    const float *X, *bg, *bu;
-    float *out;
-} gated_ctx;
-
-static void gated_rows(void *p, int64_t r0, int64_t r1, int thread) {
-    (void)thread;
-    const gated_ctx *c = p;
-    float *rows = tllm_scratch(0, 2 * c->K);
-    for (int64_t r = r0; r < r1; r++) {
-        const float *wg = (const float *)(c->Wg + (size_t)r * c->gBytes);
-        const float *wu = (const float *)(c->Wu + (size_t)r * c->uBytes);
-        if (c->tg != TLLM_F32) { tllm_dequantize_row(c->tg, wg, rows, c->K); wg = rows; }
-        if (c->tu != TLLM_F32) { tllm_dequantize_row(c->tu, wu, rows + c->K, c->K); wu = rows + c->K; }
-        for (int64_t t = 0; t < c->T; t++) {
-            const float *x = c->X + t * c->ldx;
-            float g = tllm_dot(wg, x, c->K), u = tllm_dot(wu, x, c->K);
-            if (c->bg) g = g + c->bg[r];
-            if (c->bu) u = u + c->bu[r];
-            c->out[t * c->ldo + r] = silu(g) * u;
-        }
-    }
-}
-
-void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bg, const float *bu,
-                       float *out, int64_t ldo) {
-    gated_ctx c = {Wg, Wu, tg, tu, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, out};
-    tllm_parallel_for(N, gated_rows, &c);
-}
+// The GEMM with epilogue and the gated MLP GEMM live in linear.c, on the shared tiled core.
 
 // ---- Embedding (+ learned positions) ------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 // Every output element is one fixed-order dot product, so a token's result never depends on
 // which other tokens share the batch.
 #include "dispatch.h"
+#include "tllm_fused.h"
+#include <math.h>
 #include <cblas.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -58,15 +60,6 @@ float tllm_dot(const float *a, const float *b, int64_t n) {
 // loads: 4 rows x 3 tokens while at least 3 tokens remain, 8 rows x 1 token for the rest.
 
 #define ROW_BLOCK 8
-
-typedef struct {
-    const uint8_t *W;
-    tllm_wtype wtype;
-    int64_t N, K, ldx, T, ldy;
-    size_t rowBytes;
-    const float *X, *bias;
-    float *Y;
-} linear_ctx;
 
 static float tail_scalar(const float *w, const float *x, int64_t k0, int64_t K, float s) {
     for (int64_t k = k0; k < K; k++) s += w[k] * x[k];
@@ -133,58 +126,134 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
 }
 #endif
 
+/// Dots of rows [r0, r0 + rows) of W with every token, into D[t * ROW_BLOCK + r]. Quantized
+/// rows are dequantized exactly into `scratch` first; every element follows the canonical order.
+static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
+                       const float *X, int64_t ldx, int64_t T, float *scratch, float *D) {
+    const float *w[ROW_BLOCK];
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *src = W + (size_t)(r0 + r) * rowBytes;
+        if (wtype != TLLM_F32) {
+            tllm_dequantize_row(wtype, src, scratch + r * K, K);
+            w[r] = scratch + r * K;
+        } else {
+            w[r] = (const float *)src;
+        }
+    }
+    float out[ROW_BLOCK * 3];
+    int64_t t = 0;
+#if defined(__x86_64__)
+    if (tllm_use_avx2()) {
+        for (; rows == ROW_BLOCK && t + 3 <= T; t += 3) {
+            const float *x[3] = {X + t * ldx, X + (t + 1) * ldx, X + (t + 2) * ldx};
+            for (int half = 0; half < 2; half++) {
+                tile_4x3(w + 4 * half, x, K, out);
+                for (int r = 0; r < 4; r++)
+                    for (int j = 0; j < 3; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * 3 + j];
+            }
+        }
+        for (; t < T; t++) {
+            tile_rows_x1(w, rows, X + t * ldx, K, out);
+            for (int r = 0; r < rows; r++) D[t * ROW_BLOCK + r] = out[r];
+        }
+    }
+#endif
+    for (; t < T; t++) {
+        const float *x[1] = {X + t * ldx};
+        tile_scalar(w, rows, x, 1, K, out);
+        for (int r = 0; r < rows; r++) D[t * ROW_BLOCK + r] = out[r];
+    }
+}
+
+static inline float gelu_tanh(float v) {
+    const float k = 0.7978845608028654f;  // sqrt(2/pi)
+    return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
+}
+
+static inline float silu(float g) { return g / (1.0f + expf(-g)); }
+
+// ---- GEMM with epilogue: Y = R + act(X·Wᵀ + bias) ------------------------------------------------
+
+typedef struct {
+    const uint8_t *W;
+    tllm_wtype wtype;
+    int64_t N, K, ldx, T, ldy, ldr;
+    size_t rowBytes;
+    const float *X, *bias, *R;
+    tllm_activation act;
+    float *Y;
+} linear_ctx;
+
 static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
-    int avx2 = tllm_use_avx2();
     float *scratch = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, ROW_BLOCK * c->K);
+    float *D = tllm_scratch(2, ROW_BLOCK * c->T);
     for (int64_t block = b0; block < b1; block++) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        const float *w[ROW_BLOCK];
-        for (int r = 0; r < rows; r++) {
-            const uint8_t *src = c->W + (size_t)(r0 + r) * c->rowBytes;
-            if (scratch) {
-                tllm_dequantize_row(c->wtype, src, scratch + r * c->K, c->K);
-                w[r] = scratch + r * c->K;
-            } else {
-                w[r] = (const float *)src;
+        block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, D);
+        for (int64_t t = 0; t < c->T; t++)
+            for (int r = 0; r < rows; r++) {
+                float y = D[t * ROW_BLOCK + r];
+                if (c->bias) y = y + c->bias[r0 + r];
+                if (c->act == TLLM_ACT_GELU) y = gelu_tanh(y);
+                else if (c->act == TLLM_ACT_SILU) y = silu(y);
+                if (c->R) y = c->R[t * c->ldr + r0 + r] + y;
+                c->Y[t * c->ldy + r0 + r] = y;
             }
-        }
-        float out[ROW_BLOCK * 3];
-        int64_t t = 0;
-#if defined(__x86_64__)
-        if (avx2) {
-            for (; rows == ROW_BLOCK && t + 3 <= c->T; t += 3) {
-                const float *x[3] = {c->X + t * c->ldx, c->X + (t + 1) * c->ldx, c->X + (t + 2) * c->ldx};
-                for (int half = 0; half < 2; half++) {
-                    tile_4x3(w + 4 * half, x, c->K, out);
-                    for (int r = 0; r < 4; r++)
-                        for (int j = 0; j < 3; j++) c->Y[(t + j) * c->ldy + r0 + 4 * half + r] = out[r * 3 + j];
-                }
-            }
-            for (; t < c->T; t++) {
-                tile_rows_x1(w, rows, c->X + t * c->ldx, c->K, out);
-                for (int r = 0; r < rows; r++) c->Y[t * c->ldy + r0 + r] = out[r];
-            }
-        }
-#endif
-        for (; t < c->T; t++) {
-            const float *x[1] = {c->X + t * c->ldx};
-            tile_scalar(w, rows, x, 1, c->K, out);
-            for (int r = 0; r < rows; r++) c->Y[t * c->ldy + r0 + r] = out[r];
-        }
-        if (c->bias)
-            for (int64_t tt = 0; tt < c->T; tt++)
-                for (int r = 0; r < rows; r++) c->Y[tt * c->ldy + r0 + r] += c->bias[r0 + r];
     }
+}
+
+void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
+                       const float *X, int64_t ldx, int64_t T, const float *bias, tllm_activation act,
+                       const float *R, int64_t ldr, float *Y, int64_t ldy) {
+    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, act, Y};
+    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
 }
 
 void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                  const float *X, int64_t ldx, int64_t T,
                  const float *bias, float *Y, int64_t ldy) {
-    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, tllm_row_bytes(wtype, K), X, bias, Y};
-    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
+    tllm_linear_fused(W, wtype, N, K, X, ldx, T, bias, TLLM_ACT_NONE, NULL, 0, Y, ldy);
+}
+
+// ---- Gated MLP: silu(X·Wgᵀ + bg) * (X·Wuᵀ + bu), both GEMMs over the same row block ----------------
+
+typedef struct {
+    const uint8_t *Wg, *Wu;
+    tllm_wtype tg, tu;
+    int64_t N, K, ldx, T, ldo;
+    size_t gBytes, uBytes;
+    const float *X, *bg, *bu;
+    float *out;
+} gated_ctx;
+
+static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
+    (void)thread;
+    const gated_ctx *c = p;
+    float *scratch = tllm_scratch(0, ROW_BLOCK * c->K);
+    float *Dg = tllm_scratch(2, ROW_BLOCK * c->T), *Du = tllm_scratch(3, ROW_BLOCK * c->T);
+    for (int64_t block = b0; block < b1; block++) {
+        int64_t r0 = block * ROW_BLOCK;
+        int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
+        block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, Dg);
+        block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, Du);
+        for (int64_t t = 0; t < c->T; t++)
+            for (int r = 0; r < rows; r++) {
+                float g = Dg[t * ROW_BLOCK + r], u = Du[t * ROW_BLOCK + r];
+                if (c->bg) g = g + c->bg[r0 + r];
+                if (c->bu) u = u + c->bu[r0 + r];
+                c->out[t * c->ldo + r0 + r] = silu(g) * u;
+            }
+    }
+}
+
+void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
+                       const float *X, int64_t ldx, int64_t T, const float *bg, const float *bu,
+                       float *out, int64_t ldo) {
+    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, out};
+    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, gated_rows, &c);
 }
 
 typedef struct {
