@@ -1,5 +1,6 @@
 // Row-wise and elementwise kernels: normalisation, rotary embedding, activations.
 #include "dispatch.h"
+#include "tllm_fused.h"
 #include <math.h>
 
 typedef struct {
@@ -9,21 +10,8 @@ typedef struct {
     float *y;
 } norm_ctx;
 
-static void rmsnorm_rows(void *p, int64_t t0, int64_t t1, int thread) {
-    (void)thread;
-    const norm_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++) {
-        const float *x = c->x + t * c->dim;
-        float *y = c->y + t * c->dim;
-        float ss = tllm_dot(x, x, c->dim);
-        float scale = 1.0f / sqrtf(ss / (float)c->dim + c->eps);
-        for (int64_t i = 0; i < c->dim; i++) y[i] = (x[i] * scale) * c->w[i];
-    }
-}
-
 void tllm_rmsnorm(const float *x, const float *w, float eps, int64_t T, int64_t dim, float *y) {
-    norm_ctx c = {x, w, NULL, eps, dim, y};
-    tllm_parallel_for(T, rmsnorm_rows, &c);
+    tllm_rmsnorm_rows(x, dim, w, eps, T, dim, y, dim);   // one implementation, in fused.c
 }
 
 static void layernorm_rows(void *p, int64_t t0, int64_t t1, int thread) {
