@@ -56,7 +56,8 @@ public enum Quantizer {
                                  progress: ProgressHandler?) throws(QuantError) -> (weights: [String: Tensor], log: [String]) {
         let roles = MatrixRoles(graph, weights: weights)
         var target: [String: DType] = [:]
-        for (name, tensor) in weights where tensor.shape.count == 2 {
+        // Sorted, so the first tensor named in an error is the same on every run.
+        for (name, tensor) in weights.sorted(by: { $0.key < $1.key }) where tensor.shape.count == 2 {
             let type = roles.isTable(name) ? config.tableType! : config.matrixType!
             guard type.rowBytes(tensor.rowLength) != nil else {
                 let g = type.int4GroupSize ?? type.blockSize
