@@ -127,27 +127,7 @@ public final class Executor {
     /// - Throws: ``RuntimeError`` if the ids are invalid or the pool has too few free blocks now.
     public func logits(ids: [Int32]) throws(RuntimeError) -> Logits {
         try validator.validateScoring(ids)
-        let scratch = -1
-        defer { kvCache.free(scratch) }
-        guard kvCache.reserve(scratch, tokens: ids.count) else {
-            throw RuntimeError(.cacheFull, "scoring \(ids.count) tokens needs \(kvCache.blocksNeeded(ids.count)) free KV blocks; \(kvCache.pool.freeCount) are free")
-        }
-        let chunk = engine.engine.buildConfig.maxNumTokens
-        var values: [Float] = []
-        var start = 0
-        var vocab = 0
-        while start < ids.count {
-            let end = min(start + chunk, ids.count)
-            let sequence = ForwardBatch.Sequence(tokens: Array(ids[start ..< end]), startPosition: start,
-                                                 blockTable: kvCache.blockTable(scratch), logits: .all)
-            do {
-                let l = try engine.forward(ForwardBatch(sequences: [sequence]), cache: kvCache.cache)
-                values += l.values
-                vocab = l.vocabSize
-            } catch { throw RuntimeError(error) }
-            start = end
-        }
-        return Logits(vocabSize: vocab, rowCount: ids.count, values: values)
+        return try TeacherForcing.logits(ids, engine: engine, kvCache: &kvCache, sequence: -1)
     }
 
     // MARK: Phases

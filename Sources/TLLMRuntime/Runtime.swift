@@ -64,29 +64,6 @@ public final class Runtime {
     /// chunks of max_num_tokens.
     /// - Throws: ``RuntimeError`` for empty, out-of-vocabulary or over-long input.
     public func logits(ids: [Int32]) throws(RuntimeError) -> Logits {
-        guard !ids.isEmpty else { throw RuntimeError(.invalidRequest, "no token ids to score") }
-        guard ids.count <= engine.engine.maxSeqLen else {
-            throw RuntimeError(.invalidRequest, "\(ids.count) ids exceed max_seq_len \(engine.engine.maxSeqLen)")
-        }
-        defer { kvCache.free(Self.sequenceID) }
-        let chunk = engine.engine.buildConfig.maxNumTokens
-        var values: [Float] = []
-        var start = 0
-        var vocab = 0
-        while start < ids.count {
-            let end = min(start + chunk, ids.count)
-            guard kvCache.reserve(Self.sequenceID, tokens: end) else {
-                throw RuntimeError(.cacheFull, "scoring \(ids.count) ids needs \(end) cache tokens; raise KvCacheConfig.maxTokens")
-            }
-            let sequence = ForwardBatch.Sequence(tokens: Array(ids[start ..< end]), startPosition: start,
-                                                 blockTable: kvCache.blockTable(Self.sequenceID), logits: .all)
-            let logits: Logits
-            do { logits = try engine.forward(ForwardBatch(sequences: [sequence]), cache: kvCache.cache) }
-            catch { throw RuntimeError(error) }
-            values += logits.values
-            vocab = logits.vocabSize
-            start = end
-        }
-        return Logits(vocabSize: vocab, rowCount: ids.count, values: values)
+        try TeacherForcing.logits(ids, engine: engine, kvCache: &kvCache, sequence: Self.sequenceID)
     }
 }
