@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "bench-inflight", targets: ["bench-inflight"]),
         .executable(name: "trtllm-bench", targets: ["trtllm-bench"]),
         .executable(name: "bench-speed", targets: ["bench-speed"]),
+        .executable(name: "bench-kernels", targets: ["bench-kernels"]),
         .executable(name: "trtllm-serve", targets: ["trtllm-serve"]),
         .library(name: "TLLMServer", targets: ["TLLMServer"]),
     ],
@@ -36,7 +37,7 @@ let package = Package(
             providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
         ),
         // Hot kernels in C, with run-time ISA dispatch (AVX2+FMA / AVX-512 / scalar).
-        .target(name: "TLLMKernels", dependencies: ["CBLAS"], cSettings: kernelFlags, linkerSettings: [.linkedLibrary("pthread")]),
+        .target(name: "TLLMKernels", dependencies: ["CBLAS"], cSettings: kernelFlags, linkerSettings: [.linkedLibrary("pthread"), .linkedLibrary("m")]),
         .target(name: "TLLMBackend", dependencies: ["TLLMKernels", "CBLAS"]),
         // Optional GPU backend: CUDA libraries are bound with dlopen at run time, never at build time.
         .target(name: "TLLMCUDA", dependencies: ["TLLMBackend"], linkerSettings: [.linkedLibrary("dl")]),
@@ -65,6 +66,8 @@ let package = Package(
                           path: "Benchmarks/InflightBatching"),
         .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/Speed"),
+        // One micro-benchmark per hot kernel against the machine's measured ceilings (C, no Swift).
+        .executableTarget(name: "bench-kernels", dependencies: ["TLLMKernels"], path: "Benchmarks/Kernels", cSettings: kernelFlags),
         // Jinja-subset renderer for the chat templates stored in checkpoints; no dependencies.
         .target(name: "TLLMChatTemplate"),
         // The OpenAI-compatible HTTP server (Hummingbird stays out of the core targets).

@@ -140,9 +140,8 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
         for (int64_t b = 0; b < n / 32; b++, p += 20) {
             float d = tllm_f16_to_f32(load_u16(p)), m = tllm_f16_to_f32(load_u16(p + 2));
             for (int j = 0; j < 16; j++) {
-                float lo = d * (float)(p[4 + j] & 0x0f), hi = d * (float)(p[4 + j] >> 4);
-                dst[b * 32 + j] = lo + m;
-                dst[b * 32 + j + 16] = hi + m;
+                dst[b * 32 + j] = fmaf(d, (float)(p[4 + j] & 0x0f), m);
+                dst[b * 32 + j + 16] = fmaf(d, (float)(p[4 + j] >> 4), m);
             }
         }
         break;
@@ -181,7 +180,11 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
 }
 
 #if defined(__x86_64__)
-// Same arithmetic as the scalar path (a product, then a separate add): bit-identical output.
+/// One fp16 value broadcast as float32 (F16C: the same value tllm_f16_to_f32 gives).
+TLLM_AVX2 static inline __m256 splat_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_set1_epi16((short)load_u16(p))); }
+
+// Same arithmetic as the scalar path (Q4_1: one fused multiply-add; int4 groups: a product, then a
+// separate add): bit-identical output.
 TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
     switch (type) {
@@ -194,21 +197,20 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
     }
     case TLLM_Q4_1:
         for (int64_t b = 0; b < n / 32; b++, p += 20) {
-            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
-            __m256 m = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p + 2)));
+            __m256 d = splat_f16(p), m = splat_f16(p + 2);
             __m128i q = _mm_loadu_si128((const __m128i *)(p + 4));
             __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
             __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
             __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
             for (int k = 0; k < 4; k++) {
                 __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_add_ps(_mm256_mul_ps(d, v), m));
+                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_fmadd_ps(d, v, m));
             }
         }
         break;
     case TLLM_Q4_0:
         for (int64_t b = 0; b < n / 32; b++, p += 18) {
-            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            __m256 d = splat_f16(p);
             __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
             __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
             __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
@@ -221,7 +223,7 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
         break;
     case TLLM_Q8_0:
         for (int64_t b = 0; b < n / 32; b++, p += 34) {
-            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
+            __m256 d = splat_f16(p);
             for (int k = 0; k < 4; k++) {
                 __m128i q = _mm_loadl_epi64((const __m128i *)(p + 2 + 8 * k));
                 _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
@@ -243,8 +245,7 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
     case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
         int64_t g = tllm_int4_group(type), half = g / 2;
         for (int64_t b = 0; b < n / g; b++, p += 4 + half) {
-            __m256 d = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p)));
-            __m256 m = _mm256_set1_ps(tllm_f16_to_f32(load_u16(p + 2)));
+            __m256 d = splat_f16(p), m = splat_f16(p + 2);
             for (int64_t c = 0; c < half; c += 16) {
                 __m128i q = _mm_loadu_si128((const __m128i *)(p + 4 + c));
                 __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));

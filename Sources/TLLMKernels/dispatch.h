@@ -8,6 +8,14 @@ int tllm_use_avx2(void);
 /// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk).
 float *tllm_scratch(int slot, int64_t floats);
 
+/// Quantized formats tllm_gemv_rows dequantizes in registers.
+int tllm_gemv_supports(tllm_wtype type);
+/// out[r] = row r · x for up to 8 rows of quantized bytes, in the canonical order of linear.c;
+/// returns 0 (computing nothing) where the format or CPU has no such kernel. `next`/`nextBytes`
+/// name the bytes to prefetch meanwhile (the next row block; NULL for none).
+int tllm_gemv_rows(tllm_wtype type, const uint8_t *const *w, int rows, const float *x, int64_t K,
+                   const uint8_t *next, int64_t nextBytes, float *out);
+
 #if defined(__x86_64__)
 #define TLLM_AVX2 __attribute__((target("avx2,fma,f16c")))
 #endif

@@ -130,6 +130,19 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
 /// rows are dequantized exactly into `scratch` first; every element follows the canonical order.
 static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
                        const float *X, int64_t ldx, int64_t T, float *scratch, float *D) {
+    float out[ROW_BLOCK * 3];
+    if (T < 3 && tllm_gemv_supports(wtype)) {
+        // Decode: too few tokens to amortise a dequantized copy; rebuild weights in registers.
+        const uint8_t *q[ROW_BLOCK];
+        for (int r = 0; r < rows; r++) q[r] = W + (size_t)(r0 + r) * rowBytes;
+        int done = 1;
+        for (int64_t t = 0; t < T && done; t++) {
+            done = tllm_gemv_rows(wtype, q, rows, X + t * ldx, K, t + 1 == T ? q[0] + rows * rowBytes : NULL,
+                                  (int64_t)(rows * rowBytes), out);
+            for (int r = 0; r < rows && done; r++) D[t * ROW_BLOCK + r] = out[r];
+        }
+        if (done) return;
+    }
     const float *w[ROW_BLOCK];
     for (int r = 0; r < rows; r++) {
         const uint8_t *src = W + (size_t)(r0 + r) * rowBytes;
@@ -140,7 +153,6 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
             w[r] = (const float *)src;
         }
     }
-    float out[ROW_BLOCK * 3];
     int64_t t = 0;
 #if defined(__x86_64__)
     if (tllm_use_avx2()) {
