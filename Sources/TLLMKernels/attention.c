@@ -1,8 +1,20 @@
 // Causal grouped-query attention over a paged KV cache: one (token, head) pair per work item,
-// two passes (scores, then softmax-weighted values) with a fixed order per pair.
+// two passes (scores, then softmax-weighted values) with a fixed order per pair, so a token's
+// output never depends on which other tokens share the batch.
+//
+// Every attention entry point (float cache, int8 cache, rotary embedding fused or not) runs this
+// one core, so fused and unfused attention agree bit for bit. Per pair (t, h), with n = pos + 1:
+//   s_j  = hsum8(8-lane FMA chain of q · k_j over the head dimension) · scale   (j in order)
+//   e_j  = exp(s_j − max_j s_j)          (a fixed polynomial exp on AVX2, expf on the scalar path)
+//   sum  = hsum8 of 8-lane partial sums of e_j in j order
+//   o    = Σ_j (e_j · (1 / sum)) · v_j    (one FMA per element, j in order)
 #include "dispatch.h"
+#include "tllm_attention.h"
 #include <math.h>
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T,
                    int64_t kvDim, const int64_t *slots, float *kCache, float *vCache) {
@@ -12,43 +24,204 @@ void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int
     }
 }
 
-typedef struct {
-    const float *q, *kCache, *vCache;
-    int64_t ldq, heads, kvHeads, headDim, tokensPerBlock, maxBlocks, ldo;
-    float scale;
-    const int32_t *blockTables, *seq, *pos;
-    float *out;
-} attention_ctx;
+/// Rotates one head vector in place with the angles of one token (the arithmetic of tllm_rope).
+void tllm_rotate_head(float *v, const float *cs, const float *sn, int64_t half, int neox) {
+    for (int64_t i = 0; i < half; i++) {
+        int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * sn[i];
+        v[b] = x0 * sn[i] + x1 * cs[i];
+    }
+}
 
-static void attention_items(void *p, int64_t i0, int64_t i1, int thread) {
+/// Elements [offset, offset + n) of an int8 cache row (per-32-value scales) as floats.
+static inline void dequant_kv(const int8_t *codes, const float *scales, int64_t offset, int64_t n, float *dst) {
+    for (int64_t d = 0; d < n; d++) dst[d] = scales[(offset + d) / TLLM_KV_QBLOCK] * (float)codes[offset + d];
+}
+
+/// Row j of sequence `table`'s keys or values for KV head offset `off`: a pointer into the float
+/// cache, or the int8 row dequantized into `tmp`.
+static inline const float *kv_row(const tllm_attend_args *c, int values, const int32_t *table, int64_t j,
+                                  int64_t off, float *tmp) {
+    int64_t slot = (int64_t)table[j / c->tokensPerBlock] * c->tokensPerBlock + j % c->tokensPerBlock;
+    const float *f = values ? c->vf : c->kf;
+    if (f) return f + slot * c->kvDim + off;
+    const int8_t *codes = values ? c->vq : c->kq;
+    const float *scales = values ? c->vs : c->ks;
+    int64_t nb = c->kvDim / TLLM_KV_QBLOCK;
+    dequant_kv(codes + slot * c->kvDim, scales + slot * nb, off, c->headDim, tmp);
+    return tmp;
+}
+
+// ---- Scalar core (no AVX2, or a head dimension that is not a multiple of 8) ------------------------
+
+static float chain_dot_scalar(const float *a, const float *b, int64_t n) {
+    float acc[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int l = 0; l < 8; l++) acc[l] = fmaf(a[i + l], b[i + l], acc[l]);
+    float s = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    for (; i < n; i++) s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+static void attend_scalar(const tllm_attend_args *c, const float *q, const int32_t *table, int64_t n,
+                          int64_t off, float *scores, float *tmp, float *o) {
+    int64_t hd = c->headDim;
+    float maxScore = -INFINITY;
+    for (int64_t j = 0; j < n; j++) {
+        float s = chain_dot_scalar(q, kv_row(c, 0, table, j, off, tmp), hd) * c->scale;
+        scores[j] = s;
+        if (s > maxScore) maxScore = s;
+    }
+    float acc[8] = {0};
+    int64_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int l = 0; l < 8; l++) { scores[j + l] = expf(scores[j + l] - maxScore); acc[l] += scores[j + l]; }
+    for (; j < n; j++) { scores[j] = expf(scores[j] - maxScore); acc[j % 8] += scores[j]; }
+    float sum = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    float inv = 1.0f / sum;
+    for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
+    for (j = 0; j < n; j++) {
+        const float *v = kv_row(c, 1, table, j, off, tmp);
+        float w = scores[j] * inv;
+        for (int64_t d = 0; d < hd; d++) o[d] = fmaf(w, v[d], o[d]);
+    }
+}
+
+// ---- AVX2 core --------------------------------------------------------------------------------
+
+#if defined(__x86_64__)
+TLLM_AVX2 static inline float hsum8(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+/// e^x for x ≤ 0 (softmax arguments): Cody–Waite range reduction and a degree-6 polynomial,
+/// about 1 ulp; arguments below −87 give 0.
+TLLM_AVX2 static inline __m256 exp256(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+/// q · k over hd (a multiple of 8) as one 8-lane FMA chain, for four keys at once.
+TLLM_AVX2 static inline void dots4(const float *q, const float *k0, const float *k1, const float *k2,
+                                   const float *k3, int64_t hd, float *out) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t d = 0; d < hd; d += 8) {
+        __m256 qv = _mm256_loadu_ps(q + d);
+        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
+        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
+        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
+        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
+    }
+    out[0] = hsum8(a0); out[1] = hsum8(a1); out[2] = hsum8(a2); out[3] = hsum8(a3);
+}
+
+#define HD_MAX 256
+
+/// The AVX2 core; inlined with a constant head dimension on the common sizes so the output row
+/// and the loops over it live in registers.
+TLLM_AVX2 static inline __attribute__((always_inline)) void
+attend_avx2_hd(const tllm_attend_args *c, const float *q, const int32_t *table, int64_t n, int64_t off,
+               float *scores, float *tmp, float *o, const int64_t hd) {
+    // Scores, four keys at a time (int8 caches dequantize one key at a time into tmp).
+    int64_t j = 0;
+    if (c->kf)
+        for (; j + 4 <= n; j += 4)
+            dots4(q, kv_row(c, 0, table, j, off, tmp), kv_row(c, 0, table, j + 1, off, tmp),
+                  kv_row(c, 0, table, j + 2, off, tmp), kv_row(c, 0, table, j + 3, off, tmp), hd, scores + j);
+    for (; j < n; j++) {
+        const float *k = kv_row(c, 0, table, j, off, tmp);
+        __m256 a = _mm256_setzero_ps();
+        for (int64_t d = 0; d < hd; d += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), _mm256_loadu_ps(k + d), a);
+        scores[j] = hsum8(a);
+    }
+    // Scale, max, exponentials and their sum, eight positions per step (padding lanes are zero).
+    __m256 scale = _mm256_set1_ps(c->scale), vmax = _mm256_set1_ps(-INFINITY);
+    int64_t padded = (n + 7) / 8 * 8;
+    for (j = n; j < padded; j++) scores[j] = -INFINITY;
+    for (j = 0; j < padded; j += 8) {
+        __m256 s = _mm256_mul_ps(_mm256_loadu_ps(scores + j), scale);
+        _mm256_storeu_ps(scores + j, s);
+        vmax = _mm256_max_ps(vmax, s);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
+    __m256 maxv = _mm256_set1_ps(_mm_cvtss_f32(m4)), sumv = _mm256_setzero_ps();
+    for (j = 0; j < padded; j += 8) {
+        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + j), maxv));
+        _mm256_storeu_ps(scores + j, e);
+        sumv = _mm256_add_ps(sumv, e);
+    }
+    float inv = 1.0f / hsum8(sumv);
+    // Weighted values: the output row stays in registers for head dimensions up to HD_MAX.
+    __m256 acc[HD_MAX / 8];
+    int64_t lanes = hd / 8;
+    for (int64_t l = 0; l < lanes; l++) acc[l] = _mm256_setzero_ps();
+    for (j = 0; j < n; j++) {
+        const float *v = kv_row(c, 1, table, j, off, tmp);
+        __m256 w = _mm256_set1_ps(scores[j] * inv);
+        for (int64_t l = 0; l < lanes; l++) acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * l), acc[l]);
+    }
+    for (int64_t l = 0; l < lanes; l++) _mm256_storeu_ps(o + 8 * l, acc[l]);
+}
+
+TLLM_AVX2 static void attend_avx2(const tllm_attend_args *c, const float *q, const int32_t *table, int64_t n,
+                                  int64_t off, float *scores, float *tmp, float *o) {
+    switch (c->headDim) {
+    case 64: attend_avx2_hd(c, q, table, n, off, scores, tmp, o, 64); break;
+    case 128: attend_avx2_hd(c, q, table, n, off, scores, tmp, o, 128); break;
+    default: attend_avx2_hd(c, q, table, n, off, scores, tmp, o, c->headDim); break;
+    }
+}
+#endif
+
+static void attend_items(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
-    const attention_ctx *c = p;
-    int64_t kvDim = c->kvHeads * c->headDim, group = c->heads / c->kvHeads;
+    const tllm_attend_args *c = p;
+    int64_t group = c->heads / c->kvHeads, hd = c->headDim;
+    float *tmp = tllm_scratch(2, 2 * hd);  // rotated query, then one dequantized key or value
+    float *rq = tmp, *kv = tmp + hd;
     for (int64_t item = i0; item < i1; item++) {
-        int64_t t = item / c->heads, h = item % c->heads, kvh = h / group;
+        int64_t t = item / c->heads, h = item % c->heads, off = (h / group) * hd;
         int64_t n = (int64_t)c->pos[t] + 1;
         const int32_t *table = c->blockTables + (int64_t)c->seq[t] * c->maxBlocks;
-        const float *q = c->q + t * c->ldq + h * c->headDim;
-        float *scores = tllm_scratch(1, n);
-        float maxScore = -INFINITY;
-        for (int64_t j = 0; j < n; j++) {
-            int64_t slot = (int64_t)table[j / c->tokensPerBlock] * c->tokensPerBlock + j % c->tokensPerBlock;
-            float s = tllm_dot(q, c->kCache + slot * kvDim + kvh * c->headDim, c->headDim) * c->scale;
-            scores[j] = s;
-            if (s > maxScore) maxScore = s;
+        const float *q = c->q + t * c->ldq + h * hd;
+        if (c->cosTable) {
+            memcpy(rq, q, (size_t)hd * 4);
+            tllm_rotate_head(rq, c->cosTable + t * c->ropeHalf, c->sinTable + t * c->ropeHalf, c->ropeHalf, c->neox);
+            q = rq;
         }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < n; j++) { scores[j] = expf(scores[j] - maxScore); sum += scores[j]; }
-        float inv = 1.0f / sum;
-        float *o = c->out + t * c->ldo + h * c->headDim;
-        for (int64_t d = 0; d < c->headDim; d++) o[d] = 0.0f;
-        for (int64_t j = 0; j < n; j++) {
-            int64_t slot = (int64_t)table[j / c->tokensPerBlock] * c->tokensPerBlock + j % c->tokensPerBlock;
-            const float *v = c->vCache + slot * kvDim + kvh * c->headDim;
-            float w = scores[j] * inv;
-            for (int64_t d = 0; d < c->headDim; d++) o[d] += w * v[d];
-        }
+        float *scores = tllm_scratch(1, n + 8);
+        float *o = c->out + t * c->ldo + h * hd;
+#if defined(__x86_64__)
+        if (tllm_use_avx2() && hd % 8 == 0 && hd <= HD_MAX) { attend_avx2(c, q, table, n, off, scores, kv, o); continue; }
+#endif
+        attend_scalar(c, q, table, n, off, scores, kv, o);
     }
+}
+
+void tllm_attend(const tllm_attend_args *args, int64_t T) {
+    tllm_parallel_for(T * args->heads, attend_items, (void *)args);
 }
 
 void tllm_paged_attention(const float *q, int64_t ldq, int64_t T,
@@ -56,7 +229,7 @@ void tllm_paged_attention(const float *q, int64_t ldq, int64_t T,
                           const float *kCache, const float *vCache, int64_t tokensPerBlock,
                           const int32_t *blockTables, int64_t maxBlocks,
                           const int32_t *seq, const int32_t *pos, float *out, int64_t ldo) {
-    attention_ctx c = {q, kCache, vCache, ldq, heads, kvHeads, headDim, tokensPerBlock, maxBlocks, ldo,
-                       scale, blockTables, seq, pos, out};
-    tllm_parallel_for(T * heads, attention_items, &c);
+    tllm_attend_args c = {q, ldq, heads, kvHeads, headDim, kvHeads * headDim, tokensPerBlock, maxBlocks, ldo, scale,
+                          kCache, vCache, NULL, NULL, NULL, NULL, blockTables, seq, pos, NULL, NULL, 0, 0, out};
+    tllm_attend(&c, T);
 }

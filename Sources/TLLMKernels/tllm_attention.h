@@ -1,0 +1,30 @@
+// Internal: the one attention core shared by every attention entry point (attention.c).
+#ifndef TLLM_ATTENTION_H
+#define TLLM_ATTENTION_H
+#include "tllm_kernels.h"
+
+/// Values per int8 KV-cache scale.
+#define TLLM_KV_QBLOCK 32
+
+/// One attention call: T query tokens, each attending to its own sequence's cached positions.
+/// Exactly one of (kf, vf) or (kq, ks, vq, vs) is set. cosTable/sinTable, when set, rotate the
+/// queries here ((T, ropeHalf) angles); keys were rotated when written.
+typedef struct {
+    const float *q;
+    int64_t ldq, heads, kvHeads, headDim, kvDim, tokensPerBlock, maxBlocks, ldo;
+    float scale;
+    const float *kf, *vf;
+    const int8_t *kq, *vq;
+    const float *ks, *vs;
+    const int32_t *blockTables, *seq, *pos;
+    const float *cosTable, *sinTable;
+    int64_t ropeHalf;
+    int neox;
+    float *out;
+} tllm_attend_args;
+
+/// Runs the attention of every (token, head) pair on the pool.
+void tllm_attend(const tllm_attend_args *args, int64_t T);
+/// Rotates one head vector in place with one token's angles (tllm_rope's arithmetic).
+void tllm_rotate_head(float *v, const float *cs, const float *sn, int64_t half, int neox);
+#endif
