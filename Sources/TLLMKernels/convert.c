@@ -9,15 +9,28 @@
 #include <immintrin.h>
 #endif
 
-static int forced_scalar = 0;
+// Forcing a narrower ISA is per thread (tests on other threads are unaffected), and a thread that
+// forces one runs its parallel loops inline (pool.c) so every item sees the forced choice.
+static _Thread_local int forced_scalar = 0;
+static _Thread_local int forced_avx2 = 0;
 static int detected = -1;
+
+/// TLLM_ISA=scalar or TLLM_ISA=avx2 caps the kernels process-wide (benchmarks compare paths).
+static int isa_cap(void) {
+    const char *isa = getenv("TLLM_ISA");
+    if (!isa) return 2;
+    if (strcmp(isa, "scalar") == 0) return 0;
+    if (strcmp(isa, "avx2") == 0) return 1;
+    return 2;
+}
 
 int tllm_use_avx2(void) {
     if (forced_scalar) return 0;
     if (detected < 0) {
 #if defined(__x86_64__)
         __builtin_cpu_init();
-        detected = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        detected = isa_cap() >= 1 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("f16c");
 #else
         detected = 0;
 #endif
@@ -25,8 +38,32 @@ int tllm_use_avx2(void) {
     return detected;
 }
 
+int tllm_isa_forced(void) { return forced_scalar || forced_avx2; }
+
+static int detected512 = -1;
+
+int tllm_use_avx512(void) {
+    if (forced_avx2 || !tllm_use_avx2()) return 0;
+    if (detected512 < 0) {
+#if defined(__x86_64__)
+        // The CPU must have AVX-512F/VL and the OS must save the upper register state (XCR0 bits
+        // 5–7: opmask, ZMM0-15 upper halves, ZMM16-31).
+        unsigned int lo = 0, hi = 0;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        detected512 = isa_cap() >= 2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                      (lo & 0xE6) == 0xE6;
+#else
+        detected512 = 0;
+#endif
+    }
+    return detected512;
+}
+
 void tllm_force_scalar(int on) { forced_scalar = on; }
-const char *tllm_isa_name(void) { return tllm_use_avx2() ? "avx2+fma" : "scalar"; }
+void tllm_force_avx2(int on) { forced_avx2 = on; }
+const char *tllm_isa_name(void) {
+    return tllm_use_avx512() ? "avx2+fma, avx512vl tiles" : tllm_use_avx2() ? "avx2+fma" : "scalar";
+}
 
 float *tllm_scratch(int slot, int64_t floats) {
     static _Thread_local float *buffers[4];

@@ -5,6 +5,10 @@
 
 /// 1 when AVX2+FMA+F16C kernels may run (and scalar is not forced).
 int tllm_use_avx2(void);
+/// 1 when the AVX-512VL GEMM tiles may run (32 vector registers for wider tiles; same arithmetic).
+int tllm_use_avx512(void);
+/// 1 when the calling thread forced a narrower ISA (tllm_force_scalar / tllm_force_avx2).
+int tllm_isa_forced(void);
 /// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk).
 float *tllm_scratch(int slot, int64_t floats);
 
@@ -18,5 +22,6 @@ int tllm_gemv_rows(tllm_wtype type, const uint8_t *const *w, int rows, const flo
 
 #if defined(__x86_64__)
 #define TLLM_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define TLLM_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
 #endif
 #endif

@@ -106,6 +106,53 @@ TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int
         for (int t = 0; t < 3; t++) out[r * 3 + t] = tail_scalar(w[r], x[t], k, K, hsum8(a[r][t]));
 }
 
+#endif
+
+#if defined(__x86_64__)
+/// 4 rows x NT tokens with AVX-512VL's 32 vector registers (still 8-lane, so each output is the
+/// same chain as in tile_4x3): 4 + NT loads per 4·NT FMAs.
+TLLM_AVX512 static inline __attribute__((always_inline)) void
+tile_4xn_512(const float *const *w, const float *const *x, int64_t K, float *out, const int NT) {
+    __m256 a[4][6];
+    const float *xp[6], *wp[4];
+#pragma clang loop unroll(full)
+    for (int t = 0; t < 6; t++) xp[t] = x[t < NT ? t : 0];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 4; r++) wp[r] = w[r];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < 6; t++) a[r][t] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 xv[6];
+#pragma clang loop unroll(full)
+        for (int t = 0; t < NT; t++) xv[t] = _mm256_loadu_ps(xp[t] + k);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < 4; r++) {
+            __m256 wr = _mm256_loadu_ps(wp[r] + k);
+#pragma clang loop unroll(full)
+            for (int t = 0; t < NT; t++) a[r][t] = _mm256_fmadd_ps(wr, xv[t], a[r][t]);
+        }
+    }
+    float sums[24];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < 4; r++)
+#pragma clang loop unroll(full)
+        for (int t = 0; t < NT; t++) sums[r * NT + t] = hsum8(a[r][t]);
+    for (int r = 0; r < 4; r++)
+        for (int t = 0; t < NT; t++) out[r * NT + t] = tail_scalar(w[r], x[t], k, K, sums[r * NT + t]);
+}
+
+TLLM_AVX512 static void tile_4x6(const float *const *w, const float *const *x, int64_t K, float *out) {
+    tile_4xn_512(w, x, K, out, 6);
+}
+TLLM_AVX512 static void tile_4x4(const float *const *w, const float *const *x, int64_t K, float *out) {
+    tile_4xn_512(w, x, K, out, 4);
+}
+#endif
+
+#if defined(__x86_64__)
 /// Up to 8 rows x 1 token: independent chains hide the FMA latency when decoding one token.
 TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float *x, int64_t K, float *out) {
     __m256 a[8];
@@ -130,7 +177,7 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
 /// rows are dequantized exactly into `scratch` first; every element follows the canonical order.
 static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
                        const float *X, int64_t ldx, int64_t T, float *scratch, float *D) {
-    float out[ROW_BLOCK * 3];
+    float out[ROW_BLOCK * 6];
     if (T < 3 && tllm_gemv_supports(wtype)) {
         // Decode: too few tokens to amortise a dequantized copy; rebuild weights in registers.
         const uint8_t *q[ROW_BLOCK];
@@ -156,6 +203,20 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     int64_t t = 0;
 #if defined(__x86_64__)
     if (tllm_use_avx2()) {
+        if (tllm_use_avx512() && rows == ROW_BLOCK) {
+            // Widest tiles first; 4 tokens where a 6 would leave one token for the slow 8x1 tile.
+            while (T - t >= 4) {
+                int nt = T - t >= 6 && T - t != 7 ? 6 : 4;
+                const float *x[6];
+                for (int j = 0; j < nt; j++) x[j] = X + (t + j) * ldx;
+                for (int half = 0; half < 2; half++) {
+                    if (nt == 6) tile_4x6(w + 4 * half, x, K, out); else tile_4x4(w + 4 * half, x, K, out);
+                    for (int r = 0; r < 4; r++)
+                        for (int j = 0; j < nt; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * nt + j];
+                }
+                t += nt;
+            }
+        }
         for (; rows == ROW_BLOCK && t + 3 <= T; t += 3) {
             const float *x[3] = {X + t * ldx, X + (t + 1) * ldx, X + (t + 2) * ldx};
             for (int half = 0; half < 2; half++) {

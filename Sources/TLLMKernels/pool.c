@@ -1,7 +1,7 @@
 // The process-wide persistent thread pool: workers spin briefly for new work, then park.
 // A static partition of each range keeps results independent of scheduling.
 #define _GNU_SOURCE
-#include "tllm_kernels.h"
+#include "dispatch.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -93,7 +93,8 @@ int tllm_num_threads(void) {
 void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx) {
     if (n <= 0) return;
     pthread_once(&pool_once, pool_init);
-    if (pool.threads == 1 || n == 1 || inside_pool_job || pthread_mutex_trylock(&pool.dispatch_mutex) != 0) {
+    if (pool.threads == 1 || n == 1 || inside_pool_job || tllm_isa_forced() ||
+        pthread_mutex_trylock(&pool.dispatch_mutex) != 0) {
         // Same partition as the pool would use, run here in order: identical results.
         int64_t t = pool.threads;
         for (int64_t i = 0; i < t; i++) {

@@ -131,6 +131,45 @@ struct KernelTests {
         #expect(one.map(\.bitPattern) == Array(nine[0..<n]).map(\.bitPattern))
     }
 
+    @Test("Every token of a batch gets the bits it gets alone, for every tile shape and on AVX2 and AVX-512 tiles",
+          arguments: [DType.f32, .q4_1, .q8_0])
+    func tileShapesAgree(type: DType) {
+        let (n, k) = (40, 96)
+        let w = tensor(type, rows: n, columns: k, seed: 4)
+        var rng = SeededRNG(12)
+        var x = (0..<17 * k).map { _ in Float.random(in: -2...2, using: &rng) }
+        func run(rows: Int, forceAVX2: Bool) -> [Float] {
+            var y = [Float](repeating: 0, count: rows * n)
+            tllm_force_avx2(forceAVX2 ? 1 : 0)
+            defer { tllm_force_avx2(0) }
+            x.withUnsafeMutableBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: rows, columns: k), weight: w, bias: nil,
+                                        into: Matrix(data: yb.baseAddress!, rows: rows, columns: n))
+                }
+            }
+            return y
+        }
+        // Alone, each token takes the one-token kernel; in batches of 2...17 it lands in 1-, 3-, 4- and
+        // 6-token tiles depending on its position.
+        let alone = (0..<17).flatMap { t in
+            x.withUnsafeMutableBufferPointer { xb in
+                var y = [Float](repeating: 0, count: n)
+                y.withUnsafeMutableBufferPointer { yb in
+                    CPUBackend().linear(Matrix(data: xb.baseAddress! + t * k, rows: 1, columns: k), weight: w, bias: nil,
+                                        into: Matrix(data: yb.baseAddress!, rows: 1, columns: n))
+                }
+                return y
+            }
+        }
+        for rows in [2, 3, 4, 5, 6, 7, 9, 16, 17] {
+            for forced in [false, true] {
+                let batch = run(rows: rows, forceAVX2: forced)
+                #expect(batch.map(\.bitPattern) == Array(alone[0..<rows * n]).map(\.bitPattern), "rows \(rows), AVX2 forced: \(forced)")
+            }
+        }
+    }
+
     @Test("Paged attention matches a dense causal reference with grouped-query heads")
     func pagedAttentionMatchesReference() {
         let (heads, kvHeads, headDim, tokens, bs) = (4, 2, 16, 11, 4)

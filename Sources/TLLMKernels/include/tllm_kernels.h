@@ -29,10 +29,15 @@ typedef enum {
 
 // ---- CPU features and threads -------------------------------------------------------------
 
-/// Names the instruction set the kernels dispatched to: "avx2+fma" or "scalar".
+/// Names the instruction set the kernels dispatched to: "avx2+fma, avx512vl tiles", "avx2+fma"
+/// or "scalar".
 const char *tllm_isa_name(void);
-/// Forces the scalar kernels (for tests comparing paths); 0 restores run-time detection.
+/// Forces the scalar kernels on the calling thread (for tests comparing paths; its parallel loops
+/// then run inline); 0 restores run-time detection. TLLM_ISA=scalar does it process-wide.
 void tllm_force_scalar(int on);
+/// Forces the AVX2 GEMM tiles where AVX-512VL ones would run, on the calling thread (for tests:
+/// results must not change). TLLM_ISA=avx2 does it process-wide.
+void tllm_force_avx2(int on);
 /// Threads in the process-wide pool (TLLM_NUM_THREADS, else the online CPU count).
 int tllm_num_threads(void);
 
