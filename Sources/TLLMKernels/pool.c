@@ -1,5 +1,6 @@
-// The process-wide persistent thread pool: workers spin briefly for new work, then park.
-// A static partition of each range keeps results independent of scheduling.
+// The process-wide persistent thread pool: workers spin briefly for new work, then park. Each job
+// is cut into fixed chunks that threads claim from a shared ticket, so a slow or descheduled thread
+// delays nobody, and which thread runs a chunk never changes the results.
 #define _GNU_SOURCE
 #include "dispatch.h"
 #include <pthread.h>
@@ -16,28 +17,45 @@
 
 #define MAX_THREADS 64
 #define SPIN_ITERATIONS 4000
+/// Chunks per thread in each job: small enough that an idle thread can take a slow or
+/// descheduled one's share, large enough that each chunk streams a useful run of weights.
+#define CHUNKS_PER_THREAD 4
+/// A ticket index no job reaches: marks the finished job's ticket exhausted for late workers.
+#define TICKET_CLOSED 0x7fffffffu
 
 static struct {
     int threads;
     pthread_t handles[MAX_THREADS];
     _Atomic uint64_t generation;  // bumped once per dispatched job
-    _Atomic int pending;          // workers still running the current job
+    _Atomic uint64_t ticket;      // (generation << 32) | next chunk to claim
+    _Atomic int64_t done;         // chunks of the current job finished
     _Atomic int sleepers;         // workers parked on the condition variable
     pthread_mutex_t park_mutex;
     pthread_cond_t park_cond;
     pthread_mutex_t dispatch_mutex;  // one job at a time; others run inline
     tllm_task_fn fn;
     void *ctx;
-    int64_t n;
+    int64_t n, chunks;
 } pool;
 
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static _Thread_local int inside_pool_job = 0;
 
-static void run_share(int thread) {
-    int64_t n = pool.n, t = pool.threads;
-    int64_t begin = n * thread / t, end = n * (thread + 1) / t;
-    if (begin < end) pool.fn(pool.ctx, begin, end, thread);
+/// Claims and runs chunks of job `gen` until none are left. Chunk c always covers the same items
+/// [n·c/chunks, n·(c+1)/chunks), whichever thread runs it, so results never depend on scheduling.
+static void run_chunks(uint64_t gen, int thread) {
+    tllm_task_fn fn = pool.fn;
+    void *ctx = pool.ctx;
+    int64_t n = pool.n, chunks = pool.chunks;
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        if ((t >> 32) != (gen & 0xffffffffu) || (int64_t)(t & 0xffffffffu) >= chunks) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
+            continue;
+        int64_t c = (int64_t)(t & 0xffffffffu);
+        fn(ctx, n * c / chunks, n * (c + 1) / chunks, thread);
+        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -56,8 +74,7 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&pool.park_mutex);
         }
         seen = atomic_load_explicit(&pool.generation, memory_order_acquire);
-        run_share(index);
-        atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_release);
+        run_chunks(seen, index);
     }
     return NULL;
 }
@@ -90,35 +107,45 @@ int tllm_num_threads(void) {
     return pool.threads;
 }
 
+/// Chunks a job of n items is cut into: a function of n and the pool size only.
+static int64_t job_chunks(int64_t n) {
+    int64_t most = (int64_t)pool.threads * CHUNKS_PER_THREAD;
+    return n < most ? n : most;
+}
+
 void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx) {
     if (n <= 0) return;
     pthread_once(&pool_once, pool_init);
     if (pool.threads == 1 || n == 1 || inside_pool_job || tllm_isa_forced() ||
         pthread_mutex_trylock(&pool.dispatch_mutex) != 0) {
-        // Same partition as the pool would use, run here in order: identical results.
-        int64_t t = pool.threads;
-        for (int64_t i = 0; i < t; i++) {
-            int64_t b = n * i / t, e = n * (i + 1) / t;
-            if (b < e) fn(ctx, b, e, 0);
-        }
+        // The chunks the pool would use, run here in order: identical results.
+        int64_t chunks = job_chunks(n);
+        for (int64_t c = 0; c < chunks; c++) fn(ctx, n * c / chunks, n * (c + 1) / chunks, 0);
         return;
     }
+    // Publish the job: fields first, then its ticket, then the generation workers wait on.
+    uint64_t gen = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n = n;
-    atomic_store(&pool.pending, pool.threads - 1);
-    atomic_fetch_add(&pool.generation, 1);
+    pool.chunks = job_chunks(n);
+    atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.ticket, (gen & 0xffffffffu) << 32, memory_order_release);
+    atomic_store_explicit(&pool.generation, gen, memory_order_release);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.park_mutex);
         pthread_cond_broadcast(&pool.park_cond);
         pthread_mutex_unlock(&pool.park_mutex);
     }
     inside_pool_job = 1;
-    run_share(0);
+    run_chunks(gen, 0);
     inside_pool_job = 0;
-    // Spin briefly, then yield: on an oversubscribed machine a descheduled worker needs the core.
-    for (int spins = 0; atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; spins++) {
+    // Every chunk is claimed; wait only for the ones other threads are still running (a worker
+    // that was descheduled before claiming any costs nothing). Spin briefly, then yield.
+    for (int spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < pool.chunks; spins++) {
         if (spins < SPIN_ITERATIONS) CPU_RELAX(); else sched_yield();
     }
+    // Close the ticket before the next job rewrites the fields a late worker may have read.
+    atomic_store_explicit(&pool.ticket, ((gen & 0xffffffffu) << 32) | TICKET_CLOSED, memory_order_release);
     pthread_mutex_unlock(&pool.dispatch_mutex);
 }

@@ -43,9 +43,10 @@ int tllm_num_threads(void);
 
 /// A unit of parallel work: process items [begin, end) on pool thread `thread`.
 typedef void (*tllm_task_fn)(void *ctx, int64_t begin, int64_t end, int thread);
-/// Splits [0, n) into one contiguous range per thread (a static, deterministic partition)
-/// and runs them on the persistent pool; returns when all are done. Nested or concurrent
-/// calls run inline on the caller, so results never depend on who else is running.
+/// Splits [0, n) into fixed contiguous chunks (up to 4 per thread; the boundaries depend only on
+/// n and the pool size) that the persistent pool's threads claim as they go; returns when all
+/// are done. Nested or concurrent calls run the same chunks inline on the caller, so results
+/// never depend on who else is running or which thread ran what.
 void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx);
 
 // ---- Conversions ----------------------------------------------------------------------------
