@@ -4,11 +4,16 @@ import ArgumentParser
 import MiniTRTLLM
 import TLLMCLI
 
-/// Runs `prompts` to completion on `executor`; returns (generated tokens, seconds from the first
-/// decode step to the end) — prefill is excluded so the figure is decode throughput.
-func measure(_ executor: Executor, _ prompts: [[Int32]], outputTokens: Int) throws -> (tokens: Int, seconds: Double) {
+func seconds(_ d: Duration) -> Double { Double(d.components.attoseconds) / 1e18 + Double(d.components.seconds) }
+
+/// Runs `prompts` to completion on `executor`; returns generated tokens, seconds from the first
+/// pure decode step to the end (prefill excluded: decode throughput), and seconds from enqueueing
+/// to the end (end to end, prefill included).
+func measure(_ executor: Executor, _ prompts: [[Int32]], outputTokens: Int) throws
+    -> (tokens: Int, seconds: Double, allTokens: Int, wallSeconds: Double) {
     var params = SamplingParams.greedy(maxTokens: outputTokens)
     params.ignoreEOS = true
+    let start = ContinuousClock.now
     for p in prompts { try executor.enqueue(Request(promptIDs: p, params: params)) }
     var generated = 0
     var decodeStart: ContinuousClock.Instant?
@@ -23,9 +28,8 @@ func measure(_ executor: Executor, _ prompts: [[Int32]], outputTokens: Int) thro
         }
     }
     precondition(generated == prompts.count * outputTokens)
-    let seconds = Double((ContinuousClock.now - decodeStart!).components.attoseconds) / 1e18
-        + Double((ContinuousClock.now - decodeStart!).components.seconds)
-    return (decodeTokens, seconds)
+    let end = ContinuousClock.now
+    return (decodeTokens, seconds(end - decodeStart!), generated, seconds(end - start))
 }
 
 func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
@@ -49,7 +53,7 @@ let base = tokenizer.encode(text, parseSpecial: false)
 /// Distinct prompts of the same length (no prefix sharing between them).
 let prompts = (0..<options.concurrency).map { i in Array(base[(i * 7) % 50 ..< (i * 7) % 50 + options.promptTokens]) }
 
-var single: [Double] = [], batched: [Double] = []
+var single: [Double] = [], batched: [Double] = [], batchedEndToEnd: [Double] = []
 for _ in 0..<options.repetitions {
     // Alternate the two measurements so machine noise hits both alike.
     let e1 = try Executor(engine: modelEngine, kvCacheConfig: KvCacheConfig(maxTokens: 8192, enableBlockReuse: false))
@@ -58,14 +62,19 @@ for _ in 0..<options.repetitions {
     let e2 = try Executor(engine: modelEngine, kvCacheConfig: KvCacheConfig(maxTokens: 8192, enableBlockReuse: false))
     let many = try measure(e2, prompts, outputTokens: options.outputTokens)
     batched.append(Double(many.tokens) / many.seconds)
+    batchedEndToEnd.append(Double(many.allTokens) / many.wallSeconds)
 }
-let s = median(single), b = median(batched)
+let s = median(single), b = median(batched), e2e = median(batchedEndToEnd)
+/// FLOPs per decoded token in the linears (LM head included; attention excluded): 2 per weight.
+let flopsPerToken = 2.0 * Double(engine.weights.values.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.elementCount })
 print("bench-inflight: \(CPUBackend().description), prompt \(options.promptTokens) tokens, \(options.outputTokens) output tokens, \(options.repetitions) repetitions (medians)")
 print("| requests | decode tokens/s (aggregate) | per request |")
 print("| ---: | ---: | ---: |")
 print("| 1 | \(round1(s)) | \(round1(s)) |")
 print("| \(options.concurrency) | \(round1(b)) | \(round1(b / Double(options.concurrency))) |")
 print("ratio \(options.concurrency) concurrent / single: \(round1(b / s))×")
-print("{\"single_tps\": \(round1(s)), \"concurrent_tps\": \(round1(b)), \"concurrency\": \(options.concurrency), \"ratio\": \(round1(b / s))}")
+print("end to end (prefill of every prompt included): \(round1(e2e)) tokens/s aggregate")
+print("{\"single_tps\": \(round1(s)), \"concurrent_tps\": \(round1(b)), \"concurrent_end_to_end_tps\": \(round1(e2e)), "
+      + "\"concurrency\": \(options.concurrency), \"ratio\": \(round1(b / s)), \"concurrent_linear_GFLOP_per_s\": \(round1(b * flopsPerToken / 1e9))}")
 
 func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }

@@ -3,7 +3,7 @@
 // weights, FMA peak (GFLOP/s) for the ones that multiply.
 //
 //   swift build -c release --product bench-kernels
-//   TLLM_NUM_THREADS=2 .build/release/bench-kernels [--quick]
+//   TLLM_NUM_THREADS=2 .build/release/bench-kernels [--quick | --ceilings]
 //
 // Shapes are SmolLM2-135M's (hidden 576, MLP 1536, 9 heads × 64, 3 KV heads, vocabulary 49152,
 // 30 layers); weights are random but well-formed blocks, and a decode step's worth of distinct
@@ -233,6 +233,7 @@ static const char *type_name(tllm_wtype t) {
 
 int main(int argc, char **argv) {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    int ceilingsOnly = argc > 1 && strcmp(argv[1], "--ceilings") == 0;
     int reps = quick ? 3 : 9;
     int threads = tllm_num_threads();
     printf("# bench-kernels: %d thread(s), %s\n", threads, tllm_isa_name());
@@ -247,6 +248,7 @@ int main(int argc, char **argv) {
     peak_ctx pc = {.iters = 2000000};
     double peak = (double)threads * pc.iters * 12 * 16 / time_median(peak_run, &pc, reps) / 1e9;
     printf("{\"kernel\": \"fma_peak\", \"threads\": %d, \"GFLOP_per_s\": %.1f}\n", threads, peak);
+    if (ceilingsOnly) return 0;
 
     // Decode: a whole step of distinct weights per run, so they stream from DRAM.
     tllm_wtype types[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_Q4_0};

@@ -51,11 +51,26 @@ let table = kv.blockTable(0)
     return Double(n) / seconds(ContinuousClock.now - start)
 }
 
+/// Work per token, for the fraction-of-ceiling columns: batch-1 decode streams every weight byte
+/// once per token; prefill does 2 FLOPs per linear weight per token (the LM head only for the last
+/// token) plus causal attention, 4 · heads · headDim FLOPs per (query, key) pair.
+let config = engine.engine.config
+let weightBytes = engine.engine.weightBytes
+let linearParams = engine.engine.weights.values.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.elementCount }
+    - config.vocabSize * config.hiddenSize
+func prefillFLOPs(_ n: Int) -> Double {
+    Double(n) * 2 * Double(linearParams) + 2 * Double(config.vocabSize * config.hiddenSize)
+        + Double(config.numHiddenLayers * config.numAttentionHeads * config.headDim) * 4 * Double(n * (n + 1) / 2)
+}
+
 _ = try prefill(min(16, options.pp))      // warm-up: page in the weights, start the pool
 for test in options.tests.split(separator: ",").map(String.init) {
     var rates: [Double] = []
     for _ in 0..<options.repetitions { rates.append(test == "pp" ? try prefill(options.pp) : try generate(options.tg)) }
     rates.sort()
     let n = test == "pp" ? options.pp : options.tg
-    print("{\"engine\": \"minitrtllm\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rates[rates.count / 2]), \"all\": \(rates)}")
+    let rate = rates[rates.count / 2]
+    let work = test == "pp" ? "\"GFLOP_per_s\": \(prefillFLOPs(n) / Double(n) * rate / 1e9)"
+                            : "\"weight_GB_per_s\": \(Double(weightBytes) * rate / 1e9)"
+    print("{\"engine\": \"minitrtllm\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
 }
