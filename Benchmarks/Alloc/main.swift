@@ -14,7 +14,12 @@ struct Options: ParsableArguments {
     @Option(help: "Decode steps run before counting (they reach the steady state).") var warmup = 8
     @Option(help: "Decode steps counted.") var steps = 64
     @Option(help: "Sequences decoding together, comma-separated; one JSON line each.") var batch = "1,16"
-    @Option(help: "Write a backtrace of the first N allocations in the counted window to stderr.") var trace = 0
+    @Option(help: "Write a backtrace of the first N allocations in the counted window to stderr (Scripts/alloc-sites.py groups them).")
+    var trace = 0
+    @Flag(help: "Take each step's logits as a new value from forward(_:cache:) instead of reusing one with forward(_:cache:into:).")
+    var freshLogits = false
+    @Option(help: "Build without this plugin (repeatable), e.g. GPTAttentionPlugin to run the unfused attention ops.")
+    var disablePlugin: [String] = []
 }
 
 let options = Options.parseOrExit()
@@ -31,7 +36,8 @@ guard tllm_alloc_count() > probeBefore, probe.count > 0 else {
 let gguf = try GGUFFile(path: options.model.model)
 let maxBatch = batchSizes.max() ?? 1
 let engine = try ModelEngine(try Builder.build(try CheckpointLoader.load(gguf),
-                                               BuildConfig(maxBatchSize: maxBatch, maxNumTokens: max(options.prompt, maxBatch))))
+                                               BuildConfig(maxBatchSize: maxBatch, maxNumTokens: max(options.prompt, maxBatch),
+                                                           plugins: Dictionary(uniqueKeysWithValues: options.disablePlugin.map { ($0, false) }))))
 let config = engine.engine.config
 let perSequence = options.prompt + options.warmup + options.steps + 1
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: maxBatch * (perSequence + 32), enableBlockReuse: false),
@@ -48,10 +54,15 @@ for s in 0..<maxBatch { guard kv.reserve(s, tokens: perSequence) else { fatalErr
                                         cache: kv.cache)
         batch.sequences.append(.init(tokens: [Sampler.argmax(logits.row(0))], startPosition: options.prompt, blockTable: kv.blockTable(s)))
     }
-    /// One decode step, the way a caller that keeps its batch does it: same engine path as
-    /// bench-speed's tg test (ModelEngine.forward, then argmax per row).
+    var logits = Logits()
+    /// One decode step, the way a caller that keeps its batch and logits does it: same engine
+    /// path as bench-speed's tg test (ModelEngine.forward, then argmax per row).
     func step() throws {
-        let logits = try engine.forward(batch, cache: kv.cache)
+        if options.freshLogits {
+            logits = try engine.forward(batch, cache: kv.cache)
+        } else {
+            try engine.forward(batch, cache: kv.cache, into: &logits)
+        }
         for s in 0..<n {
             batch.sequences[s].tokens[0] = Sampler.argmax(logits.row(s))
             batch.sequences[s].startPosition += 1
@@ -71,5 +82,5 @@ for n in batchSizes {
     let steps = Double(options.steps)
     print("{\"engine\": \"minitrtllm\", \"test\": \"alloc\", \"sequences\": \(n), \"steps\": \(options.steps), "
           + "\"allocations_per_step\": \(Double(process) / steps), \"caller_thread_allocations_per_step\": \(Double(thread) / steps), "
-          + "\"bytes_per_step\": \(Double(bytes) / steps), \"backend\": \"\(CPUBackend().description)\"}")
+          + "\"bytes_per_step\": \(Double(bytes) / steps), \"plugins\": \(engine.engine.pluginNames.sorted()), \"fresh_logits\": \(options.freshLogits), \"backend\": \"\(CPUBackend().description)\"}")
 }

@@ -2,7 +2,7 @@
 """Groups bench-alloc's --trace output by call site in our sources.
 
 Usage: bench-alloc --steps 1 --batch 1 --trace 1000 2>trace.txt
-       python3 Benchmarks/Alloc/alloc-sites.py .build/release/bench-alloc trace.txt
+       python3 Scripts/alloc-sites.py .build/release/bench-alloc trace.txt
 Each traced allocation is attributed to the innermost frame in one of our .swift/.c files
 (symbolized with llvm-symbolizer, demangled with swift-demangle); sites are printed by count.
 """
@@ -17,7 +17,7 @@ for line in open(trace, errors="replace"):
     elif current is not None:
         m = re.search(r"\(\+(0x[0-9a-f]+)\)", line)
         if m and line.startswith(binary):
-            current["frames"].append(m.group(1))
+            current["frames"].append(hex(int(m.group(1), 16) - 1))  # the call, not the return address
         else:
             current["frames"].append(None)  # a shared library (Swift runtime, libc)
 
@@ -40,7 +40,7 @@ for a in allocations:
     site = "(no frame in our code)"
     for f in a["frames"]:
         ours = [(fn, loc) for fn, loc in symbols.get(f, []) if re.search(r"\.(swift|c):\d+", loc)
-                and "<compiler-generated>" not in loc]
+                and "<compiler-generated>" not in loc and "alloc_counter.c" not in loc]
         if ours:
             fn, loc = ours[0]
             site = f"{loc.split('/')[-1]:32} {pretty.get(fn, fn)[:110]}"
