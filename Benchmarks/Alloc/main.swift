@@ -4,9 +4,6 @@ import ArgumentParser
 import MiniTRTLLM
 import TLLMAllocCounter
 import TLLMCLI
-#if canImport(Glibc)
-import Glibc
-#endif
 
 struct Options: ParsableArguments {
     @OptionGroup var model: ModelOptions
