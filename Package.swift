@@ -68,6 +68,12 @@ let package = Package(
                           path: "Benchmarks/Speed"),
         // One micro-benchmark per hot kernel against the machine's measured ceilings (C, no Swift).
         .executableTarget(name: "bench-kernels", dependencies: ["TLLMKernels"], path: "Benchmarks/Kernels", cSettings: kernelFlags),
+        // Heap allocations per decode step: an allocator interposer (benchmark executables only,
+        // never a library) and the tool that counts over a window of decode steps.
+        .target(name: "TLLMAllocCounter", path: "Benchmarks/AllocCounter"),
+        .executableTarget(name: "bench-alloc", dependencies: ["MiniTRTLLM", "TLLMCLI", "TLLMAllocCounter",
+                                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Benchmarks/Alloc"),
         // Jinja-subset renderer for the chat templates stored in checkpoints; no dependencies.
         .target(name: "TLLMChatTemplate"),
         // The OpenAI-compatible HTTP server (Hummingbird stays out of the core targets).
@@ -85,7 +91,7 @@ let package = Package(
         ]),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
-        .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMAllocCounter", "TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMCUDATests", dependencies: ["TLLMCUDA"]),
         .testTarget(name: "TLLMBenchTests", dependencies: ["TLLMBench", "MiniTRTLLM"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel", "TLLMBench"]),

@@ -14,7 +14,8 @@ extension CPUBackend {
     }
 
     public func gatedLinear(_ input: Matrix, gate: Tensor, up: Tensor, gateBias: Tensor?, upBias: Tensor?, into out: Matrix) {
-        precondition(gate.shape == [out.columns, input.columns] && up.shape == gate.shape && input.rows == out.rows,
+        precondition(gate.shape.count == 2 && gate.shape[0] == out.columns && gate.shape[1] == input.columns
+                     && up.shape == gate.shape && input.rows == out.rows,
                      "gatedLinear: gate \(gate.shape), up \(up.shape) vs input width \(input.columns), output width \(out.columns)")
         tllm_gated_linear(gate.pointer, gate.dtype.kernelType, up.pointer, up.dtype.kernelType,
                           Int64(out.columns), Int64(input.columns), input.data, Int64(input.stride), Int64(input.rows),

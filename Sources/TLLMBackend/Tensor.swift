@@ -61,10 +61,14 @@ public struct Tensor: Sendable {
         self.init(shape: shape, dtype: .f32, storage: storage)
     }
 
-    public var elementCount: Int { shape.reduce(1, *) }
+    public var elementCount: Int {
+        var count = 1
+        for i in shape.indices { count *= shape[i] }
+        return count
+    }
     public var byteCount: Int { dtype.byteCount(shape: shape)! }
     /// Elements in one row (the innermost dimension).
-    public var rowLength: Int { shape.last ?? 1 }
+    public var rowLength: Int { shape.isEmpty ? 1 : shape[shape.count - 1] }
     public var rowCount: Int { elementCount / max(rowLength, 1) }
     public var pointer: UnsafeRawPointer { storage.base + byteOffset }
 

@@ -33,15 +33,21 @@ public struct ForwardBatch: Sendable {
 
     public init(sequences: [Sequence]) { self.sequences = sequences }
 
-    public var tokenCount: Int { sequences.reduce(0) { $0 + $1.tokens.count } }
+    public var tokenCount: Int {
+        var count = 0
+        for s in sequences.indices { count += sequences[s].tokens.count }
+        return count
+    }
 }
 
 /// Logits rows in batch order: for each sequence, the rows its ``ForwardBatch/LogitsRequest`` asked for.
+///
+/// A value reused with ``ModelEngine/forward(_:cache:into:)`` keeps its storage between steps.
 public struct Logits: Sendable {
-    public let vocabSize: Int
-    public let rowCount: Int
+    public private(set) var vocabSize: Int
+    public private(set) var rowCount: Int
     /// Row-major (rowCount, vocabSize).
-    public let values: [Float]
+    public private(set) var values: [Float]
 
     public init(vocabSize: Int, rowCount: Int, values: [Float]) {
         self.vocabSize = vocabSize
@@ -49,7 +55,19 @@ public struct Logits: Sendable {
         self.values = values
     }
 
+    /// No rows yet: storage for ``ModelEngine/forward(_:cache:into:)`` to fill.
+    public init() { self.init(vocabSize: 0, rowCount: 0, values: []) }
+
     public func row(_ index: Int) -> ArraySlice<Float> {
         values[index * vocabSize ..< (index + 1) * vocabSize]
+    }
+
+    /// Replaces the contents with `rows` rows of `vocabSize` floats read from `source`, in place
+    /// when the storage is large enough and not shared.
+    mutating func replace(rows: Int, vocabSize: Int, from source: UnsafePointer<Float>) {
+        values.removeAll(keepingCapacity: true)
+        values.append(contentsOf: UnsafeBufferPointer(start: source, count: rows * vocabSize))
+        self.rowCount = rows
+        self.vocabSize = vocabSize
     }
 }

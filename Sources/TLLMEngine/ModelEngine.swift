@@ -12,6 +12,10 @@ public final class ModelEngine {
     private let plan: ActivationPlan
     private var buffers: [UnsafeMutablePointer<Float>?]
     private var capacities: [Int]
+    /// The packed batch of the current step, refilled in place every step.
+    private var layout: BatchLayout
+    /// Each op's input matrices, rewritten in place every step (so no step builds an array).
+    private var operands: [[Matrix]]
 
     /// An op with its weights and plugin resolved.
     private enum Step {
@@ -61,6 +65,12 @@ public final class ModelEngine {
         plan = ActivationPlan(engine.graph)
         buffers = Array(repeating: nil, count: plan.slotWidths.count)
         capacities = Array(repeating: 0, count: plan.slotWidths.count)
+        layout = BatchLayout(reservingTokens: engine.buildConfig.maxNumTokens)
+        operands = engine.graph.ops.map { op in
+            var inputs: [Matrix] = []
+            inputs.reserveCapacity(op.inputs.count)
+            return inputs
+        }
     }
 
     deinit { for b in buffers { b?.deallocate() } }
@@ -70,40 +80,68 @@ public final class ModelEngine {
 
     /// Runs one packed forward step: writes the batch's keys and values into `cache` and returns
     /// the logits rows the sequences asked for, in batch order.
+    ///
+    /// Each call returns new logits storage; a caller that steps repeatedly can reuse one
+    /// ``Logits`` with ``forward(_:cache:into:)`` instead.
     /// - Throws: ``EngineError`` for a batch that breaks the engine's limits or the cache's shape.
     public func forward(_ batch: ForwardBatch, cache: PagedKVCache) throws(EngineError) -> Logits {
-        try forward(batch, cache: cache, observe: nil)
+        var logits = Logits()
+        try execute(batch, cache: cache, observe: nil, into: &logits)
+        return logits
+    }
+
+    /// ``forward(_:cache:)`` writing the logits into `logits`, whose storage is reused when it is
+    /// large enough and not shared: once the engine has run a batch of this shape, a step with a
+    /// reused `logits` makes no heap allocation on the CPU backend.
+    /// - Parameters:
+    ///   - batch: the sequences to run.
+    ///   - cache: the KV cache the batch's block tables index.
+    ///   - logits: replaced by the logits rows the sequences asked for, in batch order.
+    /// - Throws: ``EngineError`` for a batch that breaks the engine's limits or the cache's shape;
+    ///   `logits` is then unchanged.
+    public func forward(_ batch: ForwardBatch, cache: PagedKVCache, into logits: inout Logits) throws(EngineError) {
+        try execute(batch, cache: cache, observe: nil, into: &logits)
     }
 
     /// ``forward(_:cache:)`` that also shows `observe` each op's index and input rows just before
     /// it runs (calibration reads activations this way).
     public func forward(_ batch: ForwardBatch, cache: PagedKVCache,
                         observe: ((_ op: Int, _ inputs: [Matrix]) -> Void)?) throws(EngineError) -> Logits {
+        var logits = Logits()
+        try execute(batch, cache: cache, observe: observe, into: &logits)
+        return logits
+    }
+
+    /// The forward step behind every `forward`: validate and pack, run the ops, copy out the logits.
+    private func execute(_ batch: ForwardBatch, cache: PagedKVCache, observe: ((_ op: Int, _ inputs: [Matrix]) -> Void)?,
+                         into logits: inout Logits) throws(EngineError) {
         guard cache.dtype == engine.buildConfig.kvCacheDType else {
             throw EngineError(.cacheMismatch, "the engine was built for a \(engine.buildConfig.kvCacheDType.rawValue) KV cache but the cache is \(cache.dtype.rawValue); create it with dtype: engine.buildConfig.kvCacheDType")
         }
-        let layout = try BatchLayout(batch, engine: engine, cache: cache)
+        try layout.load(batch, engine: engine, cache: cache)
         let graph = engine.graph
+        let tokenRows = layout.tokenCount, outputRows = layout.outputRows.count
         func matrix(_ value: ValueID) -> Matrix {
-            let rows = graph.values[value].rows == .tokens ? layout.tokenCount : layout.outputRows.count
+            let rows = graph.values[value].rows == .tokens ? tokenRows : outputRows
             let slot = plan.slotOfValue[value]
             return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]),
                           rows: rows, columns: graph.values[value].width)
         }
         let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention, kvLayer: cache.layer)
-        for (index, op) in graph.ops.enumerated() {
+        // Index loops: unlike for-in over an array, they make no heap allocation in debug builds either.
+        for index in graph.ops.indices {
+            let op = graph.ops[index]
             let out = matrix(op.output)
-            let inputs = op.inputs.map(matrix)
-            observe?(index, inputs)
-            run(steps[index], inputs: inputs, out: out, layout: layout, cache: cache, context: context)
+            operands[index].removeAll(keepingCapacity: true)
+            for j in op.inputs.indices { operands[index].append(matrix(op.inputs[j])) }
+            observe?(index, operands[index])
+            run(steps[index], inputs: operands[index], out: out, cache: cache, context: context)
         }
-        let logits = matrix(graph.output)
-        let values = [Float](UnsafeBufferPointer(start: logits.data, count: logits.rows * logits.columns))
-        return Logits(vocabSize: logits.columns, rowCount: logits.rows, values: values)
+        let result = matrix(graph.output)
+        logits.replace(rows: result.rows, vocabSize: result.columns, from: result.data)
     }
 
-    private func run(_ step: Step, inputs: [Matrix], out: Matrix, layout: BatchLayout, cache: PagedKVCache,
-                     context: PluginContext) {
+    private func run(_ step: Step, inputs: [Matrix], out: Matrix, cache: PagedKVCache, context: PluginContext) {
         let b = backend
         switch step {
         case .embedding(let table): b.embedding(layout.tokens, table: table, into: out)
@@ -123,7 +161,8 @@ public final class ModelEngine {
         case .mul: b.mul(inputs[0], inputs[1], into: out)
         case .add: b.add(inputs[0], inputs[1], into: out)
         case .gatherOutputRows:
-            for (row, token) in layout.outputRows.enumerated() {
+            for row in layout.outputRows.indices {
+                let token = layout.outputRows[row]
                 (out.data + row * out.stride).update(from: inputs[0].data + token * inputs[0].stride, count: out.columns)
             }
         case let .plugin(plugin, fields, weights):

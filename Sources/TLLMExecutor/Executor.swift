@@ -25,6 +25,8 @@ public final class Executor {
     private var requests: [RequestID: LlmRequest] = [:]
     private var unsent: [Response] = []
     private var iteration = 0
+    /// The forward phase's logits, overwritten in place every step.
+    private var stepLogits = Logits()
 
     /// - Throws: ``RuntimeError`` if the cache configuration is invalid.
     public init(engine: ModelEngine, kvCacheConfig: KvCacheConfig = KvCacheConfig(),
@@ -99,8 +101,7 @@ public final class Executor {
                                          logits: w.tokens == s.pending ? .last : .none)
         })
         // 4. Forward.
-        let logits: Logits
-        do { logits = try engine.forward(batch, cache: kvCache.cache) } catch { throw RuntimeError(error) }
+        do { try engine.forward(batch, cache: kvCache.cache, into: &stepLogits) } catch { throw RuntimeError(error) }
         // 5–6. Sample and update requests.
         var row = 0
         for w in work {
@@ -108,7 +109,7 @@ public final class Executor {
             let s = requests[w.id]!.sequence
             kvCache.commit(w.id, tokens: s.tokens[...], computed: s.numComputed)
             guard s.pending == 0 else { continue }          // a prompt chunk: nothing to sample yet
-            requests[w.id]!.accept(logits: logits.row(row), now: .now)
+            requests[w.id]!.accept(logits: stepLogits.row(row), now: .now)
             row += 1
         }
         // 7. Emit responses.

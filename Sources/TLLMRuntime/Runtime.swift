@@ -42,6 +42,7 @@ public final class Runtime {
             throw RuntimeError(.cacheFull, "the KV cache holds \(kvCache.capacityTokens) tokens; this request may need \(state.maxLength). Raise KvCacheConfig.maxTokens")
         }
         let chunk = engine.engine.buildConfig.maxNumTokens
+        var logits = Logits()  // reused: each step overwrites it in place
         while !state.isFinished {
             let count = min(state.pending, chunk)
             let start = state.numComputed
@@ -51,8 +52,7 @@ public final class Runtime {
             let sequence = ForwardBatch.Sequence(tokens: Array(state.tokens[start ..< start + count]), startPosition: start,
                                                  blockTable: kvCache.blockTable(Self.sequenceID),
                                                  logits: count == state.pending ? .last : .none)
-            let logits: Logits
-            do { logits = try engine.forward(ForwardBatch(sequences: [sequence]), cache: kvCache.cache) }
+            do { try engine.forward(ForwardBatch(sequences: [sequence]), cache: kvCache.cache, into: &logits) }
             catch { throw RuntimeError(error) }
             state.numComputed += count
             if state.pending == 0 { _ = state.accept(logits: logits.row(0)) }

@@ -1,0 +1,74 @@
+// Steady-state decode steps make no heap allocation, counted by the allocator interposer
+// (TLLMAllocCounter) on the test's own thread, so tests running beside it do not count.
+import Testing
+import TLLMAllocCounter
+import TLLMBuilder
+import TLLMEngine
+import TLLMModel
+import TLLMRuntime
+
+@Suite("Allocations per decode step")
+struct AllocationTests {
+    static func model(_ name: String) throws -> any CausalLM {
+        name == "gpt" ? try TestModels.gpt() : try TestModels.llama()
+    }
+
+    /// Allocations the calling thread makes over `steps` decode steps of `sequences` sequences,
+    /// after a prefill and a few warm-up steps, reusing one batch and one ``Logits``.
+    ///
+    /// The count covers this thread only: the kernels' worker threads are not counted (in steady
+    /// state they run kernel bodies, which do not allocate; bench-alloc counts every thread).
+    static func decodeAllocations(_ model: any CausalLM, _ config: BuildConfig, sequences: Int,
+                                  steps: Int = 12) throws -> UInt64 {
+        let engine = try ModelEngine(try Builder.build(model, config))
+        var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: 1024, tokensPerBlock: 4, enableBlockReuse: false),
+                                    numLayers: model.config.numHiddenLayers, kvDim: model.config.kvDim)
+        let prompt: [Int32] = [5, 9, 13, 200, 7]
+        var batch = ForwardBatch(sequences: [])
+        for s in 0..<sequences {
+            #expect(kv.reserve(s, tokens: prompt.count + 4 + steps + 1) == true)
+            let first = try engine.forward(ForwardBatch(sequences: [.init(tokens: prompt, startPosition: 0, blockTable: kv.blockTable(s))]),
+                                           cache: kv.cache)
+            batch.sequences.append(.init(tokens: [Sampler.argmax(first.row(0))], startPosition: prompt.count, blockTable: kv.blockTable(s)))
+        }
+        var logits = Logits()
+        // Decode steps cross block boundaries (4 tokens a block), so the packed block tables change width.
+        func step() throws {
+            try engine.forward(batch, cache: kv.cache, into: &logits)
+            for s in 0..<sequences {
+                batch.sequences[s].tokens[0] = Sampler.argmax(logits.row(s))
+                batch.sequences[s].startPosition += 1
+            }
+        }
+        for _ in 0..<4 { try step() }
+        let before = tllm_alloc_thread_count()
+        for _ in 0..<steps { try step() }
+        return tllm_alloc_thread_count() - before
+    }
+
+    @Test("The allocation counter sees Swift allocations on this thread")
+    func counterSeesSwiftAllocations() {
+        let before = tllm_alloc_thread_count()
+        let array = [Int](repeating: 1, count: 100 + Int(before % 2))
+        #expect(tllm_alloc_thread_count() > before && array.count >= 100)
+    }
+
+    @Test("A steady-state decode step allocates nothing with the unfused attention ops",
+          arguments: ["gpt", "llama"], [1, 4])
+    func unfusedAttentionDecodeAllocatesNothing(model: String, sequences: Int) throws {
+        let config = BuildConfig(maxBatchSize: 4, maxNumTokens: 64, plugins: ["GPTAttentionPlugin": false])
+        #expect(try Self.decodeAllocations(try Self.model(model), config, sequences: sequences) == 0)
+    }
+
+    @Test("A steady-state decode step allocates nothing with the default plugins", arguments: ["gpt", "llama"], [1, 4])
+    func defaultPluginsDecodeAllocatesNothing(model: String, sequences: Int) throws {
+        let lm = try Self.model(model)
+        let count = try Self.decodeAllocations(lm, BuildConfig(maxBatchSize: 4, maxNumTokens: 64), sequences: sequences, steps: 12)
+        // tllm_rope_attention mallocs on every call until the C kernel rewrite lands; until then, nothing
+        // beyond its three mallocs per layer and step. Once it lands, drop the withKnownIssue wrapper.
+        #expect(count <= UInt64(12 * lm.config.numHiddenLayers * 3))
+        withKnownIssue("tllm_rope_attention (fused_attention.c) mallocs its RoPE tables and a key row on every call") {
+            #expect(count == 0)
+        }
+    }
+}
