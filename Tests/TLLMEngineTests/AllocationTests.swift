@@ -63,12 +63,6 @@ struct AllocationTests {
     @Test("A steady-state decode step allocates nothing with the default plugins", arguments: ["gpt", "llama"], [1, 4])
     func defaultPluginsDecodeAllocatesNothing(model: String, sequences: Int) throws {
         let lm = try Self.model(model)
-        let count = try Self.decodeAllocations(lm, BuildConfig(maxBatchSize: 4, maxNumTokens: 64), sequences: sequences, steps: 12)
-        // tllm_rope_attention mallocs on every call until the C kernel rewrite lands; until then, nothing
-        // beyond its three mallocs per layer and step. Once it lands, drop the withKnownIssue wrapper.
-        #expect(count <= UInt64(12 * lm.config.numHiddenLayers * 3))
-        withKnownIssue("tllm_rope_attention (fused_attention.c) mallocs its RoPE tables and a key row on every call") {
-            #expect(count == 0)
-        }
+        #expect(try Self.decodeAllocations(lm, BuildConfig(maxBatchSize: 4, maxNumTokens: 64), sequences: sequences) == 0)
     }
 }
