@@ -1,6 +1,7 @@
 // The process-wide persistent thread pool: workers spin briefly for new work, then park. Each job
-// is cut into fixed chunks that threads claim from a shared ticket, so a slow or descheduled thread
-// delays nobody, and which thread runs a chunk never changes the results.
+// is cut into fixed chunks laid out in one contiguous lane per thread; a thread claims its own
+// lane's chunks in order, then helps with the others', so a slow or descheduled thread delays
+// nobody, and which thread runs a chunk never changes the results.
 #define _GNU_SOURCE
 #include "dispatch.h"
 #include <pthread.h>
@@ -20,14 +21,21 @@
 /// Chunks per thread in each job: small enough that an idle thread can take a slow or
 /// descheduled one's share, large enough that each chunk streams a useful run of weights.
 #define CHUNKS_PER_THREAD 4
-/// A ticket index no job reaches: marks the finished job's ticket exhausted for late workers.
+/// A ticket index no job reaches: marks the finished job's tickets exhausted for late workers.
 #define TICKET_CLOSED 0x7fffffffu
+
+/// One thread's lane of a job: a contiguous run of chunks that its owner claims front to back,
+/// and that other threads claim from once their own lane is empty. Cache-line sized.
+typedef struct {
+    _Atomic uint64_t ticket;  // (generation << 32) | next chunk of this lane to claim
+    char pad[56];
+} lane;
 
 static struct {
     int threads;
     pthread_t handles[MAX_THREADS];
     _Atomic uint64_t generation;  // bumped once per dispatched job
-    _Atomic uint64_t ticket;      // (generation << 32) | next chunk to claim
+    lane lanes[MAX_THREADS];
     _Atomic int64_t done;         // chunks of the current job finished
     _Atomic int sleepers;         // workers parked on the condition variable
     pthread_mutex_t park_mutex;
@@ -41,20 +49,29 @@ static struct {
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 static _Thread_local int inside_pool_job = 0;
 
-/// Claims and runs chunks of job `gen` until none are left. Chunk c always covers the same items
-/// [n·c/chunks, n·(c+1)/chunks), whichever thread runs it, so results never depend on scheduling.
+/// Chunks [first, end) of lane l: lane l holds the l-th of `threads` contiguous runs of chunks.
+static inline int64_t lane_end(int64_t chunks, int64_t l) { return chunks * (l + 1) / pool.threads; }
+
+/// Claims and runs chunks of job `gen` until none are left: this thread's own lane first (one
+/// contiguous stream, so prefetching the next block pays off), then the others'. Chunk c always
+/// covers the same items [n·c/chunks, n·(c+1)/chunks), whichever thread runs it, so results never
+/// depend on scheduling.
 static void run_chunks(uint64_t gen, int thread) {
     tllm_task_fn fn = pool.fn;
     void *ctx = pool.ctx;
-    int64_t n = pool.n, chunks = pool.chunks;
-    for (;;) {
-        uint64_t t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
-        if ((t >> 32) != (gen & 0xffffffffu) || (int64_t)(t & 0xffffffffu) >= chunks) return;
-        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
-            continue;
-        int64_t c = (int64_t)(t & 0xffffffffu);
-        fn(ctx, n * c / chunks, n * (c + 1) / chunks, thread);
-        atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+    int64_t n = pool.n, chunks = pool.chunks, threads = pool.threads;
+    for (int64_t i = 0; i < threads; i++) {
+        int64_t l = (thread + i) % threads, end = lane_end(chunks, l);
+        _Atomic uint64_t *ticket = &pool.lanes[l].ticket;
+        for (;;) {
+            uint64_t t = atomic_load_explicit(ticket, memory_order_acquire);
+            if ((t >> 32) != (gen & 0xffffffffu) || (int64_t)(t & 0xffffffffu) >= end) break;
+            if (!atomic_compare_exchange_weak_explicit(ticket, &t, t + 1, memory_order_acq_rel, memory_order_acquire))
+                continue;
+            int64_t c = (int64_t)(t & 0xffffffffu);
+            fn(ctx, n * c / chunks, n * (c + 1) / chunks, thread);
+            atomic_fetch_add_explicit(&pool.done, 1, memory_order_release);
+        }
     }
 }
 
@@ -130,7 +147,9 @@ void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx) {
     pool.n = n;
     pool.chunks = job_chunks(n);
     atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.ticket, (gen & 0xffffffffu) << 32, memory_order_release);
+    for (int l = 0; l < pool.threads; l++)
+        atomic_store_explicit(&pool.lanes[l].ticket, ((gen & 0xffffffffu) << 32) | (uint64_t)(pool.chunks * l / pool.threads),
+                              memory_order_release);
     atomic_store_explicit(&pool.generation, gen, memory_order_release);
     if (atomic_load(&pool.sleepers) > 0) {
         pthread_mutex_lock(&pool.park_mutex);
@@ -145,7 +164,8 @@ void tllm_parallel_for(int64_t n, tllm_task_fn fn, void *ctx) {
     for (int spins = 0; atomic_load_explicit(&pool.done, memory_order_acquire) < pool.chunks; spins++) {
         if (spins < SPIN_ITERATIONS) CPU_RELAX(); else sched_yield();
     }
-    // Close the ticket before the next job rewrites the fields a late worker may have read.
-    atomic_store_explicit(&pool.ticket, ((gen & 0xffffffffu) << 32) | TICKET_CLOSED, memory_order_release);
+    // Close the tickets before the next job rewrites the fields a late worker may have read.
+    for (int l = 0; l < pool.threads; l++)
+        atomic_store_explicit(&pool.lanes[l].ticket, ((gen & 0xffffffffu) << 32) | TICKET_CLOSED, memory_order_release);
     pthread_mutex_unlock(&pool.dispatch_mutex);
 }
