@@ -21,6 +21,7 @@ typedef struct {
     int64_t ropeHalf;
     int neox;
     float *out;
+    int64_t T;  // set by tllm_attend
 } tllm_attend_args;
 
 /// Runs the attention of every (token, head) pair on the pool.

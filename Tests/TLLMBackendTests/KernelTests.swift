@@ -170,9 +170,12 @@ struct KernelTests {
         }
     }
 
-    @Test("Paged attention matches a dense causal reference with grouped-query heads")
-    func pagedAttentionMatchesReference() {
-        let (heads, kvHeads, headDim, tokens, bs) = (4, 2, 16, 11, 4)
+    @Test("Paged attention matches a dense causal reference with grouped-query heads",
+          arguments: [(4, 2, 16, 11, 4), (9, 3, 64, 13, 5), (6, 2, 64, 9, 3), (2, 2, 64, 7, 4)])
+    func pagedAttentionMatchesReference(shape: (Int, Int, Int, Int, Int)) {
+        // (heads, kv heads, head dim, tokens, tokens per block): pairs and single heads per KV
+        // head, blocks that do not hold a multiple of four keys.
+        let (heads, kvHeads, headDim, tokens, bs) = shape
         let kvDim = kvHeads * headDim
         var rng = SeededRNG(4)
         func random(_ n: Int) -> [Float] { (0..<n).map { _ in Float.random(in: -1...1, using: &rng) } }
@@ -199,7 +202,7 @@ struct KernelTests {
             for h in 0..<heads {
                 let kvh = h / (heads / kvHeads)
                 var scores = (0...t).map { j in
-                    (0..<headDim).reduce(0.0) { $0 + Double(q[t * heads * headDim + h * headDim + $1]) * Double(k[j * kvDim + kvh * headDim + $1]) } / 4.0
+                    (0..<headDim).reduce(0.0) { $0 + Double(q[t * heads * headDim + h * headDim + $1]) * Double(k[j * kvDim + kvh * headDim + $1]) } / Double(headDim).squareRoot()
                 }
                 let m = scores.max()!
                 scores = scores.map { exp($0 - m) }
