@@ -92,13 +92,6 @@ static void attend_scalar(const tllm_attend_args *c, const float *q, const int32
 // ---- AVX2 core --------------------------------------------------------------------------------
 
 #if defined(__x86_64__)
-TLLM_AVX2 static inline float hsum8(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 /// e^x for x ≤ 0 (softmax arguments): Cody–Waite range reduction and a degree-6 polynomial,
 /// about 1 ulp; arguments below −87 give 0.
@@ -159,41 +152,28 @@ TLLM_AVX2 static inline void dots2x4(const float *qa, const float *qb, const flo
 TLLM_AVX2 static inline __attribute__((always_inline)) void
 scores_avx2(const tllm_attend_args *c, const float *qa, const float *qb, const int32_t *table, int64_t n,
             int64_t off, float *sa, float *sb, float *tmp, const int64_t hd) {
-    if (c->kf) {
-        // Float cache: walk the block table once per block; rows within a block are kvDim apart.
-        int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
-        for (int64_t b0 = 0; b0 < n; b0 += tpb) {
-            const float *base = c->kf + (int64_t)table[b0 / tpb] * tpb * ld + off;
-            int64_t end = n - b0 < tpb ? n : b0 + tpb, j = b0;
-            for (; j + 4 <= end; j += 4) {
-                const float *k = base + (j - b0) * ld;
-                if (qb) dots2x4(qa, qb, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j, sb + j);
-                else dots4(qa, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j);
-            }
-            for (; j < end; j++) {
-                const float *k = base + (j - b0) * ld;
-                __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
-                for (int64_t d = 0; d < hd; d += 8) {
-                    __m256 kv = _mm256_loadu_ps(k + d);
-                    a = _mm256_fmadd_ps(_mm256_loadu_ps(qa + d), kv, a);
-                    if (qb) b = _mm256_fmadd_ps(_mm256_loadu_ps(qb + d), kv, b);
-                }
-                sa[j] = hsum8(a);
-                if (qb) sb[j] = hsum8(b);
-            }
+    // Walk the block table once per block: float rows of a block are kvDim apart, four keys go
+    // through one call; int8 rows are dequantized one at a time into tmp.
+    int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
+    for (int64_t b0 = 0; b0 < n; b0 += tpb) {
+        const float *base = c->kf ? c->kf + (int64_t)table[b0 / tpb] * tpb * ld + off : NULL;
+        int64_t end = n - b0 < tpb ? n : b0 + tpb, j = b0;
+        for (; base && j + 4 <= end; j += 4) {
+            const float *k = base + (j - b0) * ld;
+            if (qb) dots2x4(qa, qb, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j, sb + j);
+            else dots4(qa, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j);
         }
-        return;
-    }
-    for (int64_t j = 0; j < n; j++) {
-        const float *k = kv_row(c, 0, table, j, off, tmp);
-        __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
-        for (int64_t d = 0; d < hd; d += 8) {
-            __m256 kv = _mm256_loadu_ps(k + d);
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(qa + d), kv, a);
-            if (qb) b = _mm256_fmadd_ps(_mm256_loadu_ps(qb + d), kv, b);
+        for (; j < end; j++) {
+            const float *k = base ? base + (j - b0) * ld : kv_row(c, 0, table, j, off, tmp);
+            __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+            for (int64_t d = 0; d < hd; d += 8) {
+                __m256 kv = _mm256_loadu_ps(k + d);
+                a = _mm256_fmadd_ps(_mm256_loadu_ps(qa + d), kv, a);
+                if (qb) b = _mm256_fmadd_ps(_mm256_loadu_ps(qb + d), kv, b);
+            }
+            sa[j] = hsum8(a);
+            if (qb) sb[j] = hsum8(b);
         }
-        sa[j] = hsum8(a);
-        if (qb) sb[j] = hsum8(b);
     }
 }
 
@@ -230,20 +210,13 @@ values_avx2(const tllm_attend_args *c, const int32_t *table, int64_t n, int64_t 
     __m256 acc[HD_MAX / 8];
     int64_t lanes = hd / 8;
     for (int64_t l = 0; l < lanes; l++) acc[l] = _mm256_setzero_ps();
-    if (c->vf) {
-        int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
-        for (int64_t b0 = 0; b0 < n; b0 += tpb) {
-            const float *base = c->vf + (int64_t)table[b0 / tpb] * tpb * ld + off;
-            int64_t end = n - b0 < tpb ? n : b0 + tpb;
-            for (j = b0; j < end; j++) {
-                const float *v = base + (j - b0) * ld;
-                __m256 w = _mm256_set1_ps(scores[j] * inv);
-                for (int64_t l = 0; l < lanes; l++) acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * l), acc[l]);
-            }
-        }
-    } else {
-        for (j = 0; j < n; j++) {
-            const float *v = kv_row(c, 1, table, j, off, tmp);
+    int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
+    for (int64_t b0 = 0; b0 < n; b0 += tpb) {
+        // Float caches: rows of a block are kvDim apart; int8 caches dequantize each row into tmp.
+        const float *base = c->vf ? c->vf + (int64_t)table[b0 / tpb] * tpb * ld + off : NULL;
+        int64_t end = n - b0 < tpb ? n : b0 + tpb;
+        for (j = b0; j < end; j++) {
+            const float *v = base ? base + (j - b0) * ld : kv_row(c, 1, table, j, off, tmp);
             __m256 w = _mm256_set1_ps(scores[j] * inv);
             for (int64_t l = 0; l < lanes; l++) acc[l] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * l), acc[l]);
         }

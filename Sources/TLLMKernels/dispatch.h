@@ -23,5 +23,15 @@ int tllm_gemv_rows(tllm_wtype type, const uint8_t *const *w, int rows, const flo
 #if defined(__x86_64__)
 #define TLLM_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define TLLM_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
+#include <immintrin.h>
+
+/// The one horizontal sum of an 8-lane accumulator every kernel ends its chains with:
+/// ((0+4) + (2+6)) + ((1+5) + (3+7)).
+TLLM_AVX2 static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
 #endif
 #endif

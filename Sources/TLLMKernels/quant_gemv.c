@@ -17,13 +17,6 @@ int tllm_gemv_supports(tllm_wtype type) {
 }
 
 #if defined(__x86_64__)
-TLLM_AVX2 static inline float hsum8(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 /// Bytes [0, 8) of a nibble block widened to 8 int32 lanes: low nibbles are elements j, high
 /// nibbles elements j + 16.
