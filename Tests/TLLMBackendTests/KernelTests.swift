@@ -170,7 +170,7 @@ struct KernelTests {
         }
     }
 
-    @Test("Paged attention matches a dense causal reference with grouped-query heads",
+    @Test("Paged attention matches a dense causal reference with grouped-query heads, vector and scalar",
           arguments: [(4, 2, 16, 11, 4), (9, 3, 64, 13, 5), (6, 2, 64, 9, 3), (2, 2, 64, 7, 4)])
     func pagedAttentionMatchesReference(shape: (Int, Int, Int, Int, Int)) {
         // (heads, kv heads, head dim, tokens, tokens per block): pairs and single heads per KV
@@ -188,28 +188,33 @@ struct KernelTests {
         let slots = (0..<tokens).map { Int64(table[$0 / bs]) * Int64(bs) + Int64($0 % bs) }
         let meta = AttentionMetadata(sequenceOfToken: Array(repeating: 0, count: tokens), positions: (0..<Int32(tokens)).map { $0 },
                                      blockTables: table, maxBlocksPerSequence: 3, slots: slots, tokensPerBlock: bs)
-        var out = [Float](repeating: 0, count: tokens * heads * headDim)
-        q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
-            out.withUnsafeMutableBufferPointer { ob in
-                CPUBackend().pagedAttention(query: Matrix(data: qb.baseAddress!, rows: tokens, columns: heads * headDim),
-                                            key: Matrix(data: kb.baseAddress!, rows: tokens, columns: kvDim),
-                                            value: Matrix(data: vb.baseAddress!, rows: tokens, columns: kvDim),
-                                            cache: cache, heads: heads, kvHeads: kvHeads, headDim: headDim,
-                                            metadata: meta, into: Matrix(data: ob.baseAddress!, rows: tokens, columns: heads * headDim))
-            }
-        } } }
-        for t in 0..<tokens {
-            for h in 0..<heads {
-                let kvh = h / (heads / kvHeads)
-                var scores = (0...t).map { j in
-                    (0..<headDim).reduce(0.0) { $0 + Double(q[t * heads * headDim + h * headDim + $1]) * Double(k[j * kvDim + kvh * headDim + $1]) } / Double(headDim).squareRoot()
+        // The vector kernels, then the scalar fallback (forced on this thread only).
+        for scalar in [false, true] {
+            var out = [Float](repeating: 0, count: tokens * heads * headDim)
+            tllm_force_scalar(scalar ? 1 : 0)
+            q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
+                out.withUnsafeMutableBufferPointer { ob in
+                    CPUBackend().pagedAttention(query: Matrix(data: qb.baseAddress!, rows: tokens, columns: heads * headDim),
+                                                key: Matrix(data: kb.baseAddress!, rows: tokens, columns: kvDim),
+                                                value: Matrix(data: vb.baseAddress!, rows: tokens, columns: kvDim),
+                                                cache: cache, heads: heads, kvHeads: kvHeads, headDim: headDim,
+                                                metadata: meta, into: Matrix(data: ob.baseAddress!, rows: tokens, columns: heads * headDim))
                 }
-                let m = scores.max()!
-                scores = scores.map { exp($0 - m) }
-                let total = scores.reduce(0, +)
-                for d in 0..<headDim {
-                    let ref = (0...t).reduce(0.0) { $0 + scores[$1] / total * Double(v[$1 * kvDim + kvh * headDim + d]) }
-                    #expect(abs(Double(out[t * heads * headDim + h * headDim + d]) - ref) < 1e-5)
+            } } }
+            tllm_force_scalar(0)
+            for t in 0..<tokens {
+                for h in 0..<heads {
+                    let kvh = h / (heads / kvHeads)
+                    var scores = (0...t).map { j in
+                        (0..<headDim).reduce(0.0) { $0 + Double(q[t * heads * headDim + h * headDim + $1]) * Double(k[j * kvDim + kvh * headDim + $1]) } / Double(headDim).squareRoot()
+                    }
+                    let m = scores.max()!
+                    scores = scores.map { exp($0 - m) }
+                    let total = scores.reduce(0, +)
+                    for d in 0..<headDim {
+                        let ref = (0...t).reduce(0.0) { $0 + scores[$1] / total * Double(v[$1 * kvDim + kvh * headDim + d]) }
+                        #expect(abs(Double(out[t * heads * headDim + h * headDim + d]) - ref) < 1e-5, "scalar: \(scalar)")
+                    }
                 }
             }
         }
