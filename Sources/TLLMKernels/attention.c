@@ -5,11 +5,12 @@
 // Every attention entry point (float cache, int8 cache, rotary embedding fused or not) runs this
 // one core, so fused and unfused attention agree bit for bit. Per pair (t, h), with n = pos + 1:
 //   s_j  = hsum8(8-lane FMA chain of q · k_j over the head dimension) · scale   (j in order)
-//   e_j  = exp(s_j − max_j s_j)          (a fixed polynomial exp on AVX2, expf on the scalar path)
+//   e_j  = exp(s_j − max_j s_j)          (tllm_math.h's polynomial exp on AVX2, expf on the scalar path)
 //   sum  = hsum8 of 8-lane partial sums of e_j in j order
 //   o    = Σ_j (e_j · (1 / sum)) · v_j    (one FMA per element, j in order)
 #include "dispatch.h"
 #include "tllm_attention.h"
+#include "tllm_math.h"
 #include <math.h>
 #include <string.h>
 #if defined(__x86_64__)
@@ -93,26 +94,6 @@ static void attend_scalar(const tllm_attend_args *c, const float *q, const int32
 
 #if defined(__x86_64__)
 
-/// e^x for x ≤ 0 (softmax arguments): Cody–Waite range reduction and a degree-6 polynomial,
-/// about 1 ulp; arguments below −87 give 0.
-TLLM_AVX2 static inline __m256 exp256(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
-}
 
 /// q · k over hd (a multiple of 8) as one 8-lane FMA chain, for four keys at once.
 TLLM_AVX2 static inline void dots4(const float *q, const float *k0, const float *k1, const float *k2,
@@ -194,7 +175,7 @@ TLLM_AVX2 static inline float softmax_avx2(const tllm_attend_args *c, float *sco
     m4 = _mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1));
     __m256 maxv = _mm256_set1_ps(_mm_cvtss_f32(m4)), sumv = _mm256_setzero_ps();
     for (j = 0; j < padded; j += 8) {
-        __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(scores + j), maxv));
+        __m256 e = tllm_exp_neg8(_mm256_sub_ps(_mm256_loadu_ps(scores + j), maxv));
         _mm256_storeu_ps(scores + j, e);
         sumv = _mm256_add_ps(sumv, e);
     }

@@ -220,6 +220,21 @@ struct KernelTests {
         }
     }
 
+    @Test("SiLU is within 4 ulp of g / (1 + e^-g) (below 1e-35 in magnitude it may flush to zero), and the vector and scalar paths agree bit for bit")
+    func siluMatchesDefinition() {
+        var x: [Float] = (0..<2401).map { Float($0 - 1200) / 10 } + [0, -0.0, 1e-30, -1e-30, 88.5, -88.5, 1e4, -1e4]
+        var vector = [Float](repeating: 0, count: x.count), scalar = vector
+        vector.withUnsafeMutableBufferPointer { tllm_silu(&x, Int64(x.count), $0.baseAddress!) }
+        tllm_force_scalar(1)
+        scalar.withUnsafeMutableBufferPointer { tllm_silu(&x, Int64(x.count), $0.baseAddress!) }
+        tllm_force_scalar(0)
+        #expect(vector.map(\.bitPattern) == scalar.map(\.bitPattern))
+        for (g, y) in zip(x, vector) {
+            let ref = Double(g) / (1 + exp(-Double(g)))
+            #expect(abs(Double(y) - ref) <= 4 * Double(Float(ref).ulp) + 1e-35, "silu(\(g)) = \(y), reference \(ref)")
+        }
+    }
+
     @Test("RMSNorm and adjacent-pair RoPE match their definitions")
     func normAndRopeMatchDefinitions() {
         var x: [Float] = (0..<128).map { Float($0 % 13) - 6 }
