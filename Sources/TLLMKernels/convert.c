@@ -1,6 +1,7 @@
 // Number formats: fp16/bf16 conversion and exact dequantization of GGUF blocks.
 #include "dispatch.h"
 #include "tllm_quant.h"
+#include "tllm_blocks.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -217,10 +218,7 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
 }
 
 #if defined(__x86_64__)
-/// One fp16 value broadcast as float32 (F16C: the same value tllm_f16_to_f32 gives).
-TLLM_AVX2 static inline __m256 splat_f16(const uint8_t *p) { return _mm256_cvtph_ps(_mm_set1_epi16((short)load_u16(p))); }
-
-// Same arithmetic as the scalar path (Q4_1: one fused multiply-add; int4 groups: a product, then a
+// Same arithmetic as the scalar path (GGUF blocks: tllm_blocks.h; int4 groups: a product, then a
 // separate add): bit-identical output.
 TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *dst, int64_t n) {
     const uint8_t *p = src;
@@ -232,41 +230,17 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
         for (; i < n; i++) dst[i] = tllm_f16_to_f32(load_u16(p + 2 * i));
         break;
     }
-    case TLLM_Q4_1:
-        for (int64_t b = 0; b < n / 32; b++, p += 20) {
-            __m256 d = splat_f16(p), m = splat_f16(p + 2);
-            __m128i q = _mm_loadu_si128((const __m128i *)(p + 4));
-            __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
-            __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
-            __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-            for (int k = 0; k < 4; k++) {
-                __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(parts[k]));
-                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_fmadd_ps(d, v, m));
-            }
+    case TLLM_Q4_1: case TLLM_Q4_0: case TLLM_Q8_0: {
+        size_t bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
+        for (int64_t b = 0; b < n / 32; b++, p += bytes) {
+            __m256 w[4];
+            if (type == TLLM_Q4_1) tllm_q4_1_block(p, w);
+            else if (type == TLLM_Q4_0) tllm_q4_0_block(p, w);
+            else tllm_q8_0_block(p, w);
+            for (int k = 0; k < 4; k++) _mm256_storeu_ps(dst + b * 32 + k * 8, w[k]);
         }
         break;
-    case TLLM_Q4_0:
-        for (int64_t b = 0; b < n / 32; b++, p += 18) {
-            __m256 d = splat_f16(p);
-            __m128i q = _mm_loadu_si128((const __m128i *)(p + 2));
-            __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));
-            __m128i hi = _mm_and_si128(_mm_srli_epi16(q, 4), _mm_set1_epi8(0x0f));
-            __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
-            for (int k = 0; k < 4; k++) {
-                __m256i w = _mm256_sub_epi32(_mm256_cvtepu8_epi32(parts[k]), _mm256_set1_epi32(8));
-                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(w)));
-            }
-        }
-        break;
-    case TLLM_Q8_0:
-        for (int64_t b = 0; b < n / 32; b++, p += 34) {
-            __m256 d = splat_f16(p);
-            for (int k = 0; k < 4; k++) {
-                __m128i q = _mm_loadl_epi64((const __m128i *)(p + 2 + 8 * k));
-                _mm256_storeu_ps(dst + b * 32 + k * 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q))));
-            }
-        }
-        break;
+    }
     case TLLM_INT8_ROW: {
         float s;
         memcpy(&s, p, 4);
@@ -282,7 +256,7 @@ TLLM_AVX2 static void dequantize_avx2(tllm_wtype type, const void *src, float *d
     case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
         int64_t g = tllm_int4_group(type), half = g / 2;
         for (int64_t b = 0; b < n / g; b++, p += 4 + half) {
-            __m256 d = splat_f16(p), m = splat_f16(p + 2);
+            __m256 d = tllm_splat_f16(p), m = tllm_splat_f16(p + 2);
             for (int64_t c = 0; c < half; c += 16) {
                 __m128i q = _mm_loadu_si128((const __m128i *)(p + 4 + c));
                 __m128i lo = _mm_and_si128(q, _mm_set1_epi8(0x0f));

@@ -76,31 +76,11 @@ static void tile_scalar(const float *const *w, int rows, const float *const *x, 
 
 #if defined(__x86_64__)
 
-/// 4 rows x 3 tokens: 12 accumulators, 7 loads per 12 FMAs.
-TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int64_t K, float *out) {
-    __m256 a[4][3];
-    for (int r = 0; r < 4; r++) for (int t = 0; t < 3; t++) a[r][t] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 8 <= K; k += 8) {
-        __m256 x0 = _mm256_loadu_ps(x[0] + k), x1 = _mm256_loadu_ps(x[1] + k), x2 = _mm256_loadu_ps(x[2] + k);
-        for (int r = 0; r < 4; r++) {
-            __m256 wr = _mm256_loadu_ps(w[r] + k);
-            a[r][0] = _mm256_fmadd_ps(wr, x0, a[r][0]);
-            a[r][1] = _mm256_fmadd_ps(wr, x1, a[r][1]);
-            a[r][2] = _mm256_fmadd_ps(wr, x2, a[r][2]);
-        }
-    }
-    for (int r = 0; r < 4; r++)
-        for (int t = 0; t < 3; t++) out[r * 3 + t] = tail_scalar(w[r], x[t], k, K, hsum8(a[r][t]));
-}
-
-#endif
-
-#if defined(__x86_64__)
-/// 4 rows x NT tokens with AVX-512VL's 32 vector registers (still 8-lane, so each output is the
-/// same chain as in tile_4x3): 4 + NT loads per 4·NT FMAs.
-TLLM_AVX512 static inline __attribute__((always_inline)) void
-tile_4xn_512(const float *const *w, const float *const *x, int64_t K, float *out, const int NT) {
+/// 4 rows x NT tokens (NT ≤ 6): 4 + NT loads per 4·NT FMAs, each output the canonical chain.
+/// Inlined into an AVX2 function for NT = 3 (12 accumulators fit AVX2's 16 registers) and into
+/// AVX-512VL functions for NT = 4 and 6 (up to 24 accumulators in its 32 registers).
+TLLM_AVX2 static inline __attribute__((always_inline)) void
+tile_4xn(const float *const *w, const float *const *x, int64_t K, float *out, const int NT) {
     __m256 a[4][6];
     const float *xp[6], *wp[4];
 #pragma clang loop unroll(full)
@@ -132,11 +112,14 @@ tile_4xn_512(const float *const *w, const float *const *x, int64_t K, float *out
         for (int t = 0; t < NT; t++) out[r * NT + t] = tail_scalar(w[r], x[t], k, K, sums[r * NT + t]);
 }
 
+TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int64_t K, float *out) {
+    tile_4xn(w, x, K, out, 3);
+}
 TLLM_AVX512 static void tile_4x6(const float *const *w, const float *const *x, int64_t K, float *out) {
-    tile_4xn_512(w, x, K, out, 6);
+    tile_4xn(w, x, K, out, 6);
 }
 TLLM_AVX512 static void tile_4x4(const float *const *w, const float *const *x, int64_t K, float *out) {
-    tile_4xn_512(w, x, K, out, 4);
+    tile_4xn(w, x, K, out, 4);
 }
 #endif
 
@@ -196,27 +179,21 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     int64_t t = 0;
 #if defined(__x86_64__)
     if (tllm_use_avx2()) {
-        if (tllm_use_avx512() && rows == ROW_BLOCK) {
-            // Widest tiles first; 4 tokens where a 6 would leave one token for the slow 8x1 tile.
-            while (T - t >= 4) {
-                int nt = T - t >= 6 && T - t != 7 ? 6 : 4;
-                const float *x[6];
-                for (int j = 0; j < nt; j++) x[j] = X + (t + j) * ldx;
-                for (int half = 0; half < 2; half++) {
-                    if (nt == 6) tile_4x6(w + 4 * half, x, K, out); else tile_4x4(w + 4 * half, x, K, out);
-                    for (int r = 0; r < 4; r++)
-                        for (int j = 0; j < nt; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * nt + j];
-                }
-                t += nt;
-            }
-        }
-        for (; rows == ROW_BLOCK && t + 3 <= T; t += 3) {
-            const float *x[3] = {X + t * ldx, X + (t + 1) * ldx, X + (t + 2) * ldx};
+        // Widest tiles first (6 or 4 tokens with AVX-512VL, else 3); 4 where a 6 would leave one
+        // token for the slow 8x1 tile. Only how many outputs share the loads changes.
+        int wide = tllm_use_avx512();
+        while (rows == ROW_BLOCK && T - t >= 3) {
+            int nt = !wide || T - t == 3 ? 3 : T - t >= 6 && T - t != 7 ? 6 : 4;
+            const float *x[6];
+            for (int j = 0; j < nt; j++) x[j] = X + (t + j) * ldx;
             for (int half = 0; half < 2; half++) {
-                tile_4x3(w + 4 * half, x, K, out);
+                if (nt == 6) tile_4x6(w + 4 * half, x, K, out);
+                else if (nt == 4) tile_4x4(w + 4 * half, x, K, out);
+                else tile_4x3(w + 4 * half, x, K, out);
                 for (int r = 0; r < 4; r++)
-                    for (int j = 0; j < 3; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * 3 + j];
+                    for (int j = 0; j < nt; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * nt + j];
             }
+            t += nt;
         }
         for (; t < T; t++) {
             tile_rows_x1(w, rows, X + t * ldx, K, out);
