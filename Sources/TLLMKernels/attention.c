@@ -1,11 +1,11 @@
-// Causal grouped-query attention over a paged KV cache: one (token, head) pair per work item,
-// two passes (scores, then softmax-weighted values) with a fixed order per pair, so a token's
+// Causal grouped-query attention over a paged KV cache: one (token, KV head) pair per work item,
+// two passes per query head (scores, then softmax-weighted values) in a fixed order, so a token's
 // output never depends on which other tokens share the batch.
 //
 // Every attention entry point (float cache, int8 cache, rotary embedding fused or not) runs this
 // one core, so fused and unfused attention agree bit for bit. Per pair (t, h), with n = pos + 1:
 //   s_j  = hsum8(8-lane FMA chain of q · k_j over the head dimension) · scale   (j in order)
-//   e_j  = exp(s_j − max_j s_j)          (tllm_math.h's polynomial exp on AVX2, expf on the scalar path)
+//   e_j  = exp(s_j − max_j s_j)          (tllm_math.h's polynomial exp, vector or scalar twin)
 //   sum  = hsum8 of 8-lane partial sums of e_j in j order
 //   o    = Σ_j (e_j · (1 / sum)) · v_j    (one FMA per element, j in order)
 #include "dispatch.h"
@@ -13,9 +13,6 @@
 #include "tllm_math.h"
 #include <math.h>
 #include <string.h>
-#if defined(__x86_64__)
-#include <immintrin.h>
-#endif
 
 void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T,
                    int64_t kvDim, const int64_t *slots, float *kCache, float *vCache) {
@@ -78,8 +75,8 @@ static void attend_scalar(const tllm_attend_args *c, const float *q, const int32
     float acc[8] = {0};
     int64_t j = 0;
     for (; j + 8 <= n; j += 8)
-        for (int l = 0; l < 8; l++) { scores[j + l] = expf(scores[j + l] - maxScore); acc[l] += scores[j + l]; }
-    for (; j < n; j++) { scores[j] = expf(scores[j] - maxScore); acc[j % 8] += scores[j]; }
+        for (int l = 0; l < 8; l++) { scores[j + l] = tllm_exp_neg1(scores[j + l] - maxScore); acc[l] += scores[j + l]; }
+    for (; j < n; j++) { scores[j] = tllm_exp_neg1(scores[j] - maxScore); acc[j % 8] += scores[j]; }
     float sum = ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
     float inv = 1.0f / sum;
     for (int64_t d = 0; d < hd; d++) o[d] = 0.0f;
