@@ -33,5 +33,25 @@ TLLM_AVX2 static inline float hsum8(__m256 v) {
     s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
     return _mm_cvtss_f32(s);
 }
+
+/// hsum8 of four accumulators at once, [hsum8(a), hsum8(b), hsum8(c), hsum8(d)], bit-identical to
+/// four hsum8 calls (the same additions of the same pairs) in about half the instructions.
+TLLM_AVX2 static inline __m128 hsum8x4(__m256 a, __m256 b, __m256 c, __m256 d) {
+    // Lane i + lane i+4 for each: [a0..3 | b0..3] and [c0..3 | d0..3].
+    __m256 ab = _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+    __m256 cd = _mm256_add_ps(_mm256_permute2f128_ps(c, d, 0x20), _mm256_permute2f128_ps(c, d, 0x31));
+    // (0+4)+(2+6) and (1+5)+(3+7): [a, a, c, c | b, b, d, d].
+    __m256 z = _mm256_add_ps(_mm256_shuffle_ps(ab, cd, 0x44), _mm256_shuffle_ps(ab, cd, 0xee));
+    // Their sum: [a, c, a, c | b, d, b, d], then [a, b, c, d].
+    __m256 h = _mm256_hadd_ps(z, z);
+    return _mm_unpacklo_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/// out[r] = hsum8(acc[r]) for r < rows (≤ 8), four at a time where it can.
+TLLM_AVX2 static inline void hsum8_rows(const __m256 *acc, int rows, float *out) {
+    int r = 0;
+    for (; r + 4 <= rows; r += 4) _mm_storeu_ps(out + r, hsum8x4(acc[r], acc[r + 1], acc[r + 2], acc[r + 3]));
+    for (; r < rows; r++) out[r] = hsum8(acc[r]);
+}
 #endif
 #endif

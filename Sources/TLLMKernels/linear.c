@@ -80,7 +80,7 @@ static void tile_scalar(const float *const *w, int rows, const float *const *x, 
 /// Inlined into an AVX2 function for NT = 3 (12 accumulators fit AVX2's 16 registers) and into
 /// AVX-512VL functions for NT = 4 and 6 (up to 24 accumulators in its 32 registers).
 TLLM_AVX2 static inline __attribute__((always_inline)) void
-tile_4xn(const float *const *w, const float *const *x, int64_t K, float *out, const int NT) {
+tile_4xn(const float *const *w, const float *const *x, int64_t K, float *D, const int NT) {
     __m256 a[4][6];
     const float *xp[6], *wp[4];
 #pragma clang loop unroll(full)
@@ -103,23 +103,30 @@ tile_4xn(const float *const *w, const float *const *x, int64_t K, float *out, co
             for (int t = 0; t < NT; t++) a[r][t] = _mm256_fmadd_ps(wr, xv[t], a[r][t]);
         }
     }
+    if (k == K) {
+        // A token's four rows are adjacent in D: reduce and store them together.
+#pragma clang loop unroll(full)
+        for (int t = 0; t < NT; t++) _mm_storeu_ps(D + t * ROW_BLOCK, hsum8x4(a[0][t], a[1][t], a[2][t], a[3][t]));
+        return;
+    }
     float sums[24];
 #pragma clang loop unroll(full)
     for (int r = 0; r < 4; r++)
 #pragma clang loop unroll(full)
         for (int t = 0; t < NT; t++) sums[r * NT + t] = hsum8(a[r][t]);
     for (int r = 0; r < 4; r++)
-        for (int t = 0; t < NT; t++) out[r * NT + t] = tail_scalar(w[r], x[t], k, K, sums[r * NT + t]);
+        for (int t = 0; t < NT; t++) D[t * ROW_BLOCK + r] = tail_scalar(w[r], x[t], k, K, sums[r * NT + t]);
 }
 
-TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int64_t K, float *out) {
-    tile_4xn(w, x, K, out, 3);
+/// The tiles write D[t * ROW_BLOCK + r] for their 4 rows r and NT tokens t.
+TLLM_AVX2 static void tile_4x3(const float *const *w, const float *const *x, int64_t K, float *D) {
+    tile_4xn(w, x, K, D, 3);
 }
-TLLM_AVX512 static void tile_4x6(const float *const *w, const float *const *x, int64_t K, float *out) {
-    tile_4xn(w, x, K, out, 6);
+TLLM_AVX512 static void tile_4x6(const float *const *w, const float *const *x, int64_t K, float *D) {
+    tile_4xn(w, x, K, D, 6);
 }
-TLLM_AVX512 static void tile_4x4(const float *const *w, const float *const *x, int64_t K, float *out) {
-    tile_4xn(w, x, K, out, 4);
+TLLM_AVX512 static void tile_4x4(const float *const *w, const float *const *x, int64_t K, float *D) {
+    tile_4xn(w, x, K, D, 4);
 }
 #endif
 
@@ -140,7 +147,8 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
             for (int r = 0; r < rows; r++) a[r] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + k), xv, a[r]);
         }
     }
-    for (int r = 0; r < rows; r++) out[r] = tail_scalar(w[r], x, k, K, hsum8(a[r]));
+    hsum8_rows(a, rows, out);
+    for (int r = 0; r < rows && k < K; r++) out[r] = tail_scalar(w[r], x, k, K, out[r]);
 }
 #endif
 
@@ -187,11 +195,10 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
             const float *x[6];
             for (int j = 0; j < nt; j++) x[j] = X + (t + j) * ldx;
             for (int half = 0; half < 2; half++) {
-                if (nt == 6) tile_4x6(w + 4 * half, x, K, out);
-                else if (nt == 4) tile_4x4(w + 4 * half, x, K, out);
-                else tile_4x3(w + 4 * half, x, K, out);
-                for (int r = 0; r < 4; r++)
-                    for (int j = 0; j < nt; j++) D[(t + j) * ROW_BLOCK + 4 * half + r] = out[r * nt + j];
+                float *d = D + t * ROW_BLOCK + 4 * half;
+                if (nt == 6) tile_4x6(w + 4 * half, x, K, d);
+                else if (nt == 4) tile_4x4(w + 4 * half, x, K, d);
+                else tile_4x3(w + 4 * half, x, K, d);
             }
             t += nt;
         }
@@ -226,6 +233,19 @@ typedef struct {
     float *Y;
 } linear_ctx;
 
+#if defined(__x86_64__)
+/// The scalar epilogue below for a full row block of one token, 8 outputs at once with the same
+/// operations (tllm_silu8 is tllm_silu1's twin); GELU stays scalar.
+TLLM_AVX2 static void linear_epilogue8(const float *d, const float *bias, tllm_activation act, const float *R,
+                                       float *y) {
+    __m256 v = _mm256_loadu_ps(d);
+    if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+    if (act == TLLM_ACT_SILU) v = tllm_silu8(v);
+    if (R) v = _mm256_add_ps(_mm256_loadu_ps(R), v);
+    _mm256_storeu_ps(y, v);
+}
+#endif
+
 static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
@@ -235,6 +255,14 @@ static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
         block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, D);
+#if defined(__x86_64__)
+        if (rows == ROW_BLOCK && c->act != TLLM_ACT_GELU && tllm_use_avx2()) {
+            for (int64_t t = 0; t < c->T; t++)
+                linear_epilogue8(D + t * ROW_BLOCK, c->bias ? c->bias + r0 : NULL, c->act,
+                                 c->R ? c->R + t * c->ldr + r0 : NULL, c->Y + t * c->ldy + r0);
+            continue;
+        }
+#endif
         for (int64_t t = 0; t < c->T; t++)
             for (int r = 0; r < rows; r++) {
                 float y = D[t * ROW_BLOCK + r];

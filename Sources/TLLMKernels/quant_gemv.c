@@ -51,7 +51,7 @@ TLLM_AVX2 static void gemv_avx2(tllm_wtype type, const uint8_t *const *w, int ro
     case TLLM_Q8_0: GEMV(tllm_q8_0_block, 34) break;
     default: break;
     }
-    for (int r = 0; r < rows; r++) out[r] = hsum8(acc[r]);
+    hsum8_rows(acc, rows, out);
 }
 #endif
 
