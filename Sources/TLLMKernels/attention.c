@@ -8,6 +8,8 @@
 //   e_j  = exp(s_j − max_j s_j)          (tllm_math.h's polynomial exp, vector or scalar twin)
 //   sum  = hsum8 of 8-lane partial sums of e_j in j order
 //   o    = Σ_j (e_j · (1 / sum)) · v_j    (one FMA per element, j in order)
+// The query heads of a KV group run together (three at a time with AVX-512VL, else two) so that
+// every key and value row is loaded once for all of them; that changes no head's arithmetic.
 #include "dispatch.h"
 #include "tllm_attention.h"
 #include "tllm_math.h"
@@ -92,44 +94,39 @@ static void attend_scalar(const tllm_attend_args *c, const float *q, const int32
 #if defined(__x86_64__)
 
 
-/// q · k over hd (a multiple of 8) as one 8-lane FMA chain, for four keys at once.
-TLLM_AVX2 static inline void dots4(const float *q, const float *k0, const float *k1, const float *k2,
-                                   const float *k3, int64_t hd, float *out) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+/// H queries (H ≤ 3, a compile-time constant) against four keys: each (query, key) score is one
+/// 8-lane FMA chain over hd (a multiple of 8) then hsum8, and the H queries share every key load.
+/// H = 3 needs AVX-512VL's 32 registers (12 accumulators); H ≤ 2 fits AVX2's 16.
+TLLM_AVX2 static inline __attribute__((always_inline)) void
+dots_x4(const float *const *q, const float *k0, const float *k1, const float *k2, const float *k3, int64_t hd,
+        float *const *s, int64_t j, const int H) {
+    __m256 a[3][4];
+#pragma clang loop unroll(full)
+    for (int h = 0; h < H; h++)
+#pragma clang loop unroll(full)
+        for (int i = 0; i < 4; i++) a[h][i] = _mm256_setzero_ps();
     for (int64_t d = 0; d < hd; d += 8) {
-        __m256 qv = _mm256_loadu_ps(q + d);
-        a0 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k0 + d), a0);
-        a1 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k1 + d), a1);
-        a2 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k2 + d), a2);
-        a3 = _mm256_fmadd_ps(qv, _mm256_loadu_ps(k3 + d), a3);
-    }
-    out[0] = hsum8(a0); out[1] = hsum8(a1); out[2] = hsum8(a2); out[3] = hsum8(a3);
-}
-
-/// Two queries against four keys: each (query, key) score is the same chain as in dots4, the key
-/// loads are shared (6 loads per 8 FMAs instead of 5 per 4).
-TLLM_AVX2 static inline void dots2x4(const float *qa, const float *qb, const float *k0, const float *k1,
-                                     const float *k2, const float *k3, int64_t hd, float *outa, float *outb) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    for (int64_t d = 0; d < hd; d += 8) {
-        __m256 qv = _mm256_loadu_ps(qa + d), qw = _mm256_loadu_ps(qb + d);
         __m256 x0 = _mm256_loadu_ps(k0 + d), x1 = _mm256_loadu_ps(k1 + d);
         __m256 x2 = _mm256_loadu_ps(k2 + d), x3 = _mm256_loadu_ps(k3 + d);
-        a0 = _mm256_fmadd_ps(qv, x0, a0); b0 = _mm256_fmadd_ps(qw, x0, b0);
-        a1 = _mm256_fmadd_ps(qv, x1, a1); b1 = _mm256_fmadd_ps(qw, x1, b1);
-        a2 = _mm256_fmadd_ps(qv, x2, a2); b2 = _mm256_fmadd_ps(qw, x2, b2);
-        a3 = _mm256_fmadd_ps(qv, x3, a3); b3 = _mm256_fmadd_ps(qw, x3, b3);
+#pragma clang loop unroll(full)
+        for (int h = 0; h < H; h++) {
+            __m256 qv = _mm256_loadu_ps(q[h] + d);
+            a[h][0] = _mm256_fmadd_ps(qv, x0, a[h][0]);
+            a[h][1] = _mm256_fmadd_ps(qv, x1, a[h][1]);
+            a[h][2] = _mm256_fmadd_ps(qv, x2, a[h][2]);
+            a[h][3] = _mm256_fmadd_ps(qv, x3, a[h][3]);
+        }
     }
-    outa[0] = hsum8(a0); outa[1] = hsum8(a1); outa[2] = hsum8(a2); outa[3] = hsum8(a3);
-    outb[0] = hsum8(b0); outb[1] = hsum8(b1); outb[2] = hsum8(b2); outb[3] = hsum8(b3);
+#pragma clang loop unroll(full)
+    for (int h = 0; h < H; h++) _mm_storeu_ps(s[h] + j, hsum8x4(a[h][0], a[h][1], a[h][2], a[h][3]));
 }
 
 #define HD_MAX 256
 
-/// Raw scores q · k_j of one query (qb NULL) or two queries of the same KV head, j in [0, n).
+/// Raw scores q_h · k_j of H queries of the same KV head, j in [0, n).
 TLLM_AVX2 static inline __attribute__((always_inline)) void
-scores_avx2(const tllm_attend_args *c, const float *qa, const float *qb, const int32_t *table, int64_t n,
-            int64_t off, float *sa, float *sb, float *tmp, const int64_t hd) {
+scores_avx2(const tllm_attend_args *c, const float *const *q, const int32_t *table, int64_t n, int64_t off,
+            float *const *s, float *tmp, const int64_t hd, const int H) {
     // Walk the block table once per block: float rows of a block are kvDim apart, four keys go
     // through one call; int8 rows are dequantized one at a time into tmp.
     int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
@@ -138,19 +135,20 @@ scores_avx2(const tllm_attend_args *c, const float *qa, const float *qb, const i
         int64_t end = n - b0 < tpb ? n : b0 + tpb, j = b0;
         for (; base && j + 4 <= end; j += 4) {
             const float *k = base + (j - b0) * ld;
-            if (qb) dots2x4(qa, qb, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j, sb + j);
-            else dots4(qa, k, k + ld, k + 2 * ld, k + 3 * ld, hd, sa + j);
+            dots_x4(q, k, k + ld, k + 2 * ld, k + 3 * ld, hd, s, j, H);
         }
         for (; j < end; j++) {
             const float *k = base ? base + (j - b0) * ld : kv_row(c, 0, table, j, off, tmp);
-            __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
+            __m256 a[3];
+#pragma clang loop unroll(full)
+            for (int h = 0; h < H; h++) a[h] = _mm256_setzero_ps();
             for (int64_t d = 0; d < hd; d += 8) {
                 __m256 kv = _mm256_loadu_ps(k + d);
-                a = _mm256_fmadd_ps(_mm256_loadu_ps(qa + d), kv, a);
-                if (qb) b = _mm256_fmadd_ps(_mm256_loadu_ps(qb + d), kv, b);
+#pragma clang loop unroll(full)
+                for (int h = 0; h < H; h++) a[h] = _mm256_fmadd_ps(_mm256_loadu_ps(q[h] + d), kv, a[h]);
             }
-            sa[j] = hsum8(a);
-            if (qb) sb[j] = hsum8(b);
+#pragma clang loop unroll(full)
+            for (int h = 0; h < H; h++) s[h][j] = hsum8(a[h]);
         }
     }
 }
@@ -202,53 +200,76 @@ values_avx2(const tllm_attend_args *c, const int32_t *table, int64_t n, int64_t 
     for (int64_t l = 0; l < lanes; l++) _mm256_storeu_ps(o + 8 * l, acc[l]);
 }
 
-/// values_avx2 for two heads of 64 that share a KV head, each value row loaded once: 16
-/// accumulators need AVX-512VL's 32 registers; each head's arithmetic is values_avx2's.
-TLLM_AVX512 static void values2_64_avx512(const tllm_attend_args *c, const int32_t *table, int64_t n, int64_t off,
-                                          const float *sa, float ia, const float *sb, float ib, float *oa, float *ob) {
-    __m256 a[8], b[8];
+/// values_avx2 for H (2 or 3) heads of 64 that share a KV head, each value row loaded once: up to
+/// 24 accumulators need AVX-512VL's 32 registers; each head's arithmetic is values_avx2's.
+TLLM_AVX2 static inline __attribute__((always_inline)) void
+values_64(const tllm_attend_args *c, const int32_t *table, int64_t n, int64_t off, float *const *s, const float *inv,
+          float *const *o, const int H) {
+    __m256 a[3][8];
 #pragma clang loop unroll(full)
-    for (int l = 0; l < 8; l++) { a[l] = _mm256_setzero_ps(); b[l] = _mm256_setzero_ps(); }
+    for (int h = 0; h < H; h++)
+#pragma clang loop unroll(full)
+        for (int l = 0; l < 8; l++) a[h][l] = _mm256_setzero_ps();
     int64_t tpb = c->tokensPerBlock, ld = c->kvDim;
     for (int64_t b0 = 0; b0 < n; b0 += tpb) {
         const float *base = c->vf + (int64_t)table[b0 / tpb] * tpb * ld + off;
         int64_t end = n - b0 < tpb ? n : b0 + tpb;
         for (int64_t j = b0; j < end; j++) {
             const float *v = base + (j - b0) * ld;
-            __m256 wa = _mm256_set1_ps(sa[j] * ia), wb = _mm256_set1_ps(sb[j] * ib);
+            __m256 w[3];
+#pragma clang loop unroll(full)
+            for (int h = 0; h < H; h++) w[h] = _mm256_set1_ps(s[h][j] * inv[h]);
 #pragma clang loop unroll(full)
             for (int l = 0; l < 8; l++) {
                 __m256 x = _mm256_loadu_ps(v + 8 * l);
-                a[l] = _mm256_fmadd_ps(wa, x, a[l]);
-                b[l] = _mm256_fmadd_ps(wb, x, b[l]);
+#pragma clang loop unroll(full)
+                for (int h = 0; h < H; h++) a[h][l] = _mm256_fmadd_ps(w[h], x, a[h][l]);
             }
         }
     }
 #pragma clang loop unroll(full)
-    for (int l = 0; l < 8; l++) { _mm256_storeu_ps(oa + 8 * l, a[l]); _mm256_storeu_ps(ob + 8 * l, b[l]); }
+    for (int h = 0; h < H; h++)
+#pragma clang loop unroll(full)
+        for (int l = 0; l < 8; l++) _mm256_storeu_ps(o[h] + 8 * l, a[h][l]);
 }
 
-/// One or two heads (oa/qa, and ob/qb when not NULL) of one token that share a KV head.
+/// H heads (H ≤ 3) of one token that share a KV head: scores, softmax, values.
 TLLM_AVX2 static inline __attribute__((always_inline)) void
-attend_avx2_hd(const tllm_attend_args *c, const float *qa, const float *qb, const int32_t *table, int64_t n,
-               int64_t off, float *sa, float *sb, float *tmp, float *oa, float *ob, const int64_t hd) {
-    scores_avx2(c, qa, qb, table, n, off, sa, sb, tmp, hd);
-    float ia = softmax_avx2(c, sa, n);
-    if (qb && c->vf && hd == 64 && tllm_use_avx512()) {
-        values2_64_avx512(c, table, n, off, sa, ia, sb, softmax_avx2(c, sb, n), oa, ob);
+attend_hd(const tllm_attend_args *c, const float *const *q, const int32_t *table, int64_t n, int64_t off,
+          float *const *s, float *tmp, float *const *o, const int64_t hd, const int H, const int wide) {
+    scores_avx2(c, q, table, n, off, s, tmp, hd, H);
+    float inv[3];
+    for (int h = 0; h < H; h++) inv[h] = softmax_avx2(c, s[h], n);
+    if (wide && H > 1 && c->vf && hd == 64) {
+        values_64(c, table, n, off, s, inv, o, H);
         return;
     }
-    values_avx2(c, table, n, off, sa, ia, tmp, oa, hd);
-    if (qb) values_avx2(c, table, n, off, sb, softmax_avx2(c, sb, n), tmp, ob, hd);
+    for (int h = 0; h < H; h++) values_avx2(c, table, n, off, s[h], inv[h], tmp, o[h], hd);
 }
 
-TLLM_AVX2 static void attend_avx2(const tllm_attend_args *c, const float *qa, const float *qb, const int32_t *table,
-                                  int64_t n, int64_t off, float *sa, float *sb, float *tmp, float *oa, float *ob) {
-    switch (c->headDim) {
-    case 64: attend_avx2_hd(c, qa, qb, table, n, off, sa, sb, tmp, oa, ob, 64); break;
-    case 128: attend_avx2_hd(c, qa, qb, table, n, off, sa, sb, tmp, oa, ob, 128); break;
-    default: attend_avx2_hd(c, qa, qb, table, n, off, sa, sb, tmp, oa, ob, c->headDim); break;
+/// One or two heads with AVX2 (16 registers); head dimensions 64 and 128 get unrolled bodies.
+TLLM_AVX2 static void attend_avx2(const tllm_attend_args *c, const float *const *q, int H, const int32_t *table,
+                                  int64_t n, int64_t off, float *const *s, float *tmp, float *const *o) {
+    if (H == 1) {
+        switch (c->headDim) {
+        case 64: attend_hd(c, q, table, n, off, s, tmp, o, 64, 1, 0); break;
+        case 128: attend_hd(c, q, table, n, off, s, tmp, o, 128, 1, 0); break;
+        default: attend_hd(c, q, table, n, off, s, tmp, o, c->headDim, 1, 0); break;
+        }
+        return;
     }
+    switch (c->headDim) {
+    case 64: attend_hd(c, q, table, n, off, s, tmp, o, 64, 2, 0); break;
+    case 128: attend_hd(c, q, table, n, off, s, tmp, o, 128, 2, 0); break;
+    default: attend_hd(c, q, table, n, off, s, tmp, o, c->headDim, 2, 0); break;
+    }
+}
+
+/// Two or three heads of 64 with AVX-512VL: every key and value row loaded once for all of them.
+TLLM_AVX512 static void attend_avx512(const tllm_attend_args *c, const float *const *q, int H, const int32_t *table,
+                                      int64_t n, int64_t off, float *const *s, float *tmp, float *const *o) {
+    if (H == 3) attend_hd(c, q, table, n, off, s, tmp, o, 64, 3, 1);
+    else attend_hd(c, q, table, n, off, s, tmp, o, 64, 2, 1);
 }
 #endif
 
@@ -259,31 +280,44 @@ static void attend_items(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const tllm_attend_args *c = p;
     int64_t group = c->heads / c->kvHeads, hd = c->headDim;
-    float *tmp = tllm_scratch(2, 3 * hd);  // two rotated queries, then one dequantized key or value
-    float *rq[2] = {tmp, tmp + hd}, *kv = tmp + 2 * hd;
+    float *tmp = tllm_scratch(2, 4 * hd);  // three rotated queries, then one dequantized key or value
+    float *kv = tmp + 3 * hd;
+#if defined(__x86_64__)
+    int vector = tllm_use_avx2() && hd % 8 == 0 && hd <= HD_MAX;
+    // Heads of a KV group go three at a time where AVX-512VL holds their accumulators, else two.
+    int wide = vector && tllm_use_avx512() && hd == 64 && c->kf && c->vf;
+#endif
     for (int64_t item = i0; item < i1; item++) {
         int64_t u = item / c->kvHeads, kvh = item % c->kvHeads;
         int64_t t = u % 2 == 0 ? u / 2 : c->T - 1 - u / 2, off = kvh * hd;
         int64_t n = (int64_t)c->pos[t] + 1;
         const int32_t *table = c->blockTables + (int64_t)c->seq[t] * c->maxBlocks;
-        float *scores = tllm_scratch(1, 2 * (n + 8));
-        for (int64_t h0 = kvh * group; h0 < (kvh + 1) * group; h0 += 2) {
-            int pair = h0 + 1 < (kvh + 1) * group;
-            const float *q[2] = {c->q + t * c->ldq + h0 * hd, pair ? c->q + t * c->ldq + (h0 + 1) * hd : NULL};
-            for (int i = 0; i < 1 + pair && c->cosTable; i++) {
-                memcpy(rq[i], q[i], (size_t)hd * 4);
-                tllm_rotate_head(rq[i], c->cosTable + t * c->ropeHalf, c->sinTable + t * c->ropeHalf, c->ropeHalf, c->neox);
-                q[i] = rq[i];
-            }
-            float *o = c->out + t * c->ldo + h0 * hd;
+        float *scores = tllm_scratch(1, 3 * (n + 8));
+        for (int64_t h0 = kvh * group, hEnd = (kvh + 1) * group; h0 < hEnd;) {
+            int H = 2;
 #if defined(__x86_64__)
-            if (tllm_use_avx2() && hd % 8 == 0 && hd <= HD_MAX) {
-                attend_avx2(c, q[0], q[1], table, n, off, scores, scores + n + 8, kv, o, pair ? o + hd : NULL);
-                continue;
-            }
+            if (wide) H = 3;
 #endif
-            attend_scalar(c, q[0], table, n, off, scores, kv, o);
-            if (pair) attend_scalar(c, q[1], table, n, off, scores, kv, o + hd);
+            if (H > hEnd - h0) H = (int)(hEnd - h0);
+            const float *q[3];
+            float *o[3], *s[3];
+            for (int i = 0; i < H; i++) {
+                q[i] = c->q + t * c->ldq + (h0 + i) * hd;
+                o[i] = c->out + t * c->ldo + (h0 + i) * hd;
+                s[i] = scores + i * (n + 8);
+                if (c->cosTable) {
+                    memcpy(tmp + i * hd, q[i], (size_t)hd * 4);
+                    tllm_rotate_head(tmp + i * hd, c->cosTable + t * c->ropeHalf, c->sinTable + t * c->ropeHalf,
+                                     c->ropeHalf, c->neox);
+                    q[i] = tmp + i * hd;
+                }
+            }
+            h0 += H;
+#if defined(__x86_64__)
+            if (wide && H > 1) { attend_avx512(c, q, H, table, n, off, s, kv, o); continue; }
+            if (vector) { attend_avx2(c, q, H, table, n, off, s, kv, o); continue; }
+#endif
+            for (int i = 0; i < H; i++) attend_scalar(c, q[i], table, n, off, s[i], kv, o[i]);
         }
     }
 }

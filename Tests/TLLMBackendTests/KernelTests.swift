@@ -170,11 +170,11 @@ struct KernelTests {
         }
     }
 
-    @Test("Paged attention matches a dense causal reference with grouped-query heads, vector and scalar",
-          arguments: [(4, 2, 16, 11, 4), (9, 3, 64, 13, 5), (6, 2, 64, 9, 3), (2, 2, 64, 7, 4)])
+    @Test("Paged attention matches a dense causal reference with grouped-query heads, vector and scalar, and the AVX-512 and AVX2 bodies agree bit for bit",
+          arguments: [(4, 2, 16, 11, 4), (9, 3, 64, 13, 5), (6, 2, 64, 9, 3), (2, 2, 64, 7, 4), (8, 2, 64, 9, 3), (10, 2, 64, 7, 5)])
     func pagedAttentionMatchesReference(shape: (Int, Int, Int, Int, Int)) {
-        // (heads, kv heads, head dim, tokens, tokens per block): pairs and single heads per KV
-        // head, blocks that do not hold a multiple of four keys.
+        // (heads, kv heads, head dim, tokens, tokens per block): KV groups of 1–5 heads (taken
+        // three, two or one at a time), blocks that do not hold a multiple of four keys.
         let (heads, kvHeads, headDim, tokens, bs) = shape
         let kvDim = kvHeads * headDim
         var rng = SeededRNG(4)
@@ -188,10 +188,13 @@ struct KernelTests {
         let slots = (0..<tokens).map { Int64(table[$0 / bs]) * Int64(bs) + Int64($0 % bs) }
         let meta = AttentionMetadata(sequenceOfToken: Array(repeating: 0, count: tokens), positions: (0..<Int32(tokens)).map { $0 },
                                      blockTables: table, maxBlocksPerSequence: 3, slots: slots, tokensPerBlock: bs)
-        // The vector kernels, then the scalar fallback (forced on this thread only).
-        for scalar in [false, true] {
+        // The widest vector kernels, AVX2 only, then the scalar fallback (forced on this thread only).
+        var widest: [Float] = []
+        for isa in ["widest", "avx2", "scalar"] {
+            let scalar = isa == "scalar"
             var out = [Float](repeating: 0, count: tokens * heads * headDim)
             tllm_force_scalar(scalar ? 1 : 0)
+            tllm_force_avx2(isa == "avx2" ? 1 : 0)
             q.withUnsafeMutableBufferPointer { qb in k.withUnsafeMutableBufferPointer { kb in v.withUnsafeMutableBufferPointer { vb in
                 out.withUnsafeMutableBufferPointer { ob in
                     CPUBackend().pagedAttention(query: Matrix(data: qb.baseAddress!, rows: tokens, columns: heads * headDim),
@@ -202,6 +205,9 @@ struct KernelTests {
                 }
             } } }
             tllm_force_scalar(0)
+            tllm_force_avx2(0)
+            if isa == "widest" { widest = out }
+            if isa == "avx2" { #expect(out.map(\.bitPattern) == widest.map(\.bitPattern)) }
             for t in 0..<tokens {
                 for h in 0..<heads {
                     let kvh = h / (heads / kvHeads)
@@ -213,7 +219,7 @@ struct KernelTests {
                     let total = scores.reduce(0, +)
                     for d in 0..<headDim {
                         let ref = (0...t).reduce(0.0) { $0 + scores[$1] / total * Double(v[$1 * kvDim + kvh * headDim + d]) }
-                        #expect(abs(Double(out[t * heads * headDim + h * headDim + d]) - ref) < 1e-5, "scalar: \(scalar)")
+                        #expect(abs(Double(out[t * heads * headDim + h * headDim + d]) - ref) < 1e-5, "\(isa)")
                     }
                 }
             }
