@@ -91,7 +91,7 @@ let package = Package(
         ]),
         .testTarget(name: "TLLMBackendTests", dependencies: ["TLLMBackend", "TLLMKernels"]),
         .testTarget(name: "TLLMModelTests", dependencies: ["TLLMModel", "TLLMBackend"]),
-        .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMAllocCounter", "TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
+        .testTarget(name: "TLLMEngineTests", dependencies: ["TLLMAllocCounter", "TLLMKernels", "TLLMBuilder", "TLLMEngine", "TLLMRuntime", "TLLMExecutor", "TLLMModel", "TLLMBackend"]),
         .testTarget(name: "TLLMCUDATests", dependencies: ["TLLMCUDA"]),
         .testTarget(name: "TLLMBenchTests", dependencies: ["TLLMBench", "MiniTRTLLM"]),
         .testTarget(name: "MiniTRTLLMTests", dependencies: ["MiniTRTLLM", "TLLMModel", "TLLMBench"]),

@@ -71,7 +71,10 @@ float *tllm_scratch(int slot, int64_t floats) {
     static _Thread_local int64_t sizes[4];
     if (sizes[slot] < floats) {
         free(buffers[slot]);
-        int64_t grown = floats < 4096 ? 4096 : floats;
+        // Grow at least geometrically: attention's score rows lengthen by one position per decode
+        // step, and growing to the exact size would reallocate on every step past the first 4096.
+        int64_t grown = floats > 2 * sizes[slot] ? floats : 2 * sizes[slot];
+        if (grown < 4096) grown = 4096;
         buffers[slot] = aligned_alloc(64, (size_t)((grown * 4 + 63) / 64 * 64));
         sizes[slot] = grown;
     }

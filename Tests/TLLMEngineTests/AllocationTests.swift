@@ -4,6 +4,7 @@ import Testing
 import TLLMAllocCounter
 import TLLMBuilder
 import TLLMEngine
+import TLLMKernels
 import TLLMModel
 import TLLMRuntime
 
@@ -58,6 +59,46 @@ struct AllocationTests {
     func unfusedAttentionDecodeAllocatesNothing(model: String, sequences: Int) throws {
         let config = BuildConfig(maxBatchSize: 4, maxNumTokens: 64, plugins: ["GPTAttentionPlugin": false])
         #expect(try Self.decodeAllocations(try Self.model(model), config, sequences: sequences) == 0)
+    }
+
+    @Test("Decode attention past 1,400 cached positions allocates nothing per step: its scratch grows geometrically, not by one position a step")
+    func longContextAttentionAllocatesNothing() {
+        // SmolLM2's shape: 9 heads in 3 KV groups of 64. The score rows (three heads' worth) outgrow
+        // the scratch's first 4,096 floats at about 1,360 positions.
+        let heads = 9, kvHeads = 3, headDim = 64, tokensPerBlock = 16, positions = 1_440
+        let kvDim = kvHeads * headDim, blocks = positions / tokensPerBlock
+        let keys = [Float](repeating: 0.01, count: blocks * tokensPerBlock * kvDim)
+        let values = [Float](repeating: 0.5, count: blocks * tokensPerBlock * kvDim)
+        let table = (0..<Int32(blocks)).map { $0 }
+        let q = [Float](repeating: 0.1, count: heads * headDim)
+        let seq = UnsafeMutablePointer<Int32>.allocate(capacity: 2), outp = UnsafeMutablePointer<Float>.allocate(capacity: heads * headDim)
+        defer { seq.deallocate(); outp.deallocate() }
+        seq[0] = 0
+        // A forced ISA makes this thread run every chunk of the attention itself, so its count is
+        // the whole kernel's.
+        tllm_force_avx2(1)
+        defer { tllm_force_avx2(0) }
+        var allocations: UInt64 = 0
+        keys.withUnsafeBufferPointer { k in values.withUnsafeBufferPointer { v in q.withUnsafeBufferPointer { qp in
+            table.withUnsafeBufferPointer { t in
+                // One decode step's attention for each position in [first, end), in a plain loop.
+                func attend(from first: Int32, to end: Int32) {
+                    seq[1] = first
+                    while seq[1] < end {
+                        tllm_paged_attention(qp.baseAddress, Int64(heads * headDim), 1, Int64(heads), Int64(kvHeads), Int64(headDim), 0.125,
+                                             k.baseAddress, v.baseAddress, Int64(tokensPerBlock), t.baseAddress, Int64(blocks), seq, seq + 1,
+                                             outp, Int64(heads * headDim))
+                        seq[1] += 1
+                    }
+                }
+                attend(from: 1_398, to: 1_400)
+                let before = tllm_alloc_thread_count()
+                attend(from: 1_400, to: 1_432)
+                allocations = tllm_alloc_thread_count() - before
+            }
+        } } }
+        #expect(allocations == 0)
+        #expect(abs(outp[0] - 0.5) < 1e-5)  // uniform values: every head's output is their value
     }
 
     @Test("A steady-state decode step allocates nothing with the default plugins", arguments: ["gpt", "llama"], [1, 4])
