@@ -4,41 +4,28 @@
 // weight rebuilt as fma(d, q, m), one 8-lane FMA chain per row, hsum8) and are checked; "timing
 // only" variants leave work out on purpose and compute something else.
 //
-//   clang -O3 -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512dq \
-//       Benchmarks/GEMVVariants/gemv_variants.c -o /tmp/gemv-variants && /tmp/gemv-variants
+//   clang -O3 -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512dq -ISources/TLLMKernels \
+//       -ISources/TLLMKernels/include Benchmarks/GEMVVariants/gemv_variants.c -o /tmp/gemv-variants
+//   /tmp/gemv-variants
 //
-// "shipped" is a copy of quant_gemv.c's arithmetic without its DRAM prefetch (the matrix is hot).
+// "shipped" is quant_gemv.c's loop over tllm_blocks.h's rebuild, without its DRAM prefetch (the
+// matrix is hot).
 // Needs an AVX-512VL CPU. Not part of the package build.
-#include <immintrin.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-static inline __m256i widen8(const uint8_t *p) { return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)); }
-static inline void q41_block(const uint8_t *p, __m256 w[4]) {
-    __m256 dm = _mm256_cvtph_ps(_mm_castps_si128(_mm_broadcast_ss((const float *)p)));
-    __m256 d = _mm256_shuffle_ps(dm, dm, 0x00), m = _mm256_shuffle_ps(dm, dm, 0x55);
-    const __m256i low4 = _mm256_set1_epi32(0x0f);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
-    w[0] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b0, low4)), m);
-    w[1] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(b1, low4)), m);
-    w[2] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4)), m);
-    w[3] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(_mm256_srli_epi32(b1, 4)), m);
-}
+// The shipped rebuild (tllm_q4_1_block, tllm_widen8) and horizontal sum (hsum8), not copies.
+#include "tllm_blocks.h"
+
 // table variant: t_lo = fma(d, 0..7, m), t_hi = fma(d, 8..15, m); w = permutex2var(t_lo, idx, t_hi)
 static inline void q41_block_perm(const uint8_t *p, __m256 w[4]) {
     __m256 dm = _mm256_cvtph_ps(_mm_castps_si128(_mm_broadcast_ss((const float *)p)));
     __m256 d = _mm256_shuffle_ps(dm, dm, 0x00), m = _mm256_shuffle_ps(dm, dm, 0x55);
     const __m256 i0 = _mm256_setr_ps(0,1,2,3,4,5,6,7), i1 = _mm256_setr_ps(8,9,10,11,12,13,14,15);
     __m256 tlo = _mm256_fmadd_ps(d, i0, m), thi = _mm256_fmadd_ps(d, i1, m);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     w[0] = _mm256_permutex2var_ps(tlo, b0, thi);
     w[1] = _mm256_permutex2var_ps(tlo, b1, thi);
     w[2] = _mm256_permutex2var_ps(tlo, _mm256_srli_epi32(b0, 4), thi);
@@ -60,7 +47,7 @@ static inline void q41_block_perm16(const uint8_t *p, __m256 w[4]) {
 
 static inline void v_norebuild(const uint8_t *p, __m256 w[4]) {
     const __m256i low4 = _mm256_set1_epi32(0x0f);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     w[0] = _mm256_cvtepi32_ps(_mm256_and_si256(b0, low4));
     w[1] = _mm256_cvtepi32_ps(_mm256_and_si256(b1, low4));
     w[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(b0, 4));
@@ -71,14 +58,14 @@ static inline void v_vpermps(const uint8_t *p, __m256 w[4]) {
     __m256 d = _mm256_shuffle_ps(dm, dm, 0x00), m = _mm256_shuffle_ps(dm, dm, 0x55);
     const __m256 i0 = _mm256_setr_ps(0,1,2,3,4,5,6,7);
     __m256 tlo = _mm256_fmadd_ps(d, i0, m);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     w[0] = _mm256_permutevar8x32_ps(tlo, b0);
     w[1] = _mm256_permutevar8x32_ps(tlo, b1);
     w[2] = _mm256_permutevar8x32_ps(tlo, _mm256_srli_epi32(b0, 4));
     w[3] = _mm256_permutevar8x32_ps(tlo, _mm256_srli_epi32(b1, 4));
 }
 static inline void v_loadonly(const uint8_t *p, __m256 w[4]) {
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     w[0] = _mm256_castsi256_ps(b0); w[1] = _mm256_castsi256_ps(b1);
     w[2] = _mm256_castsi256_ps(_mm256_srli_epi32(b0, 4)); w[3] = _mm256_castsi256_ps(_mm256_srli_epi32(b1, 4));
 }
@@ -120,7 +107,7 @@ static inline void m_sub(const uint8_t *p, __m256 w[4]) {
     __m256 d = _mm256_shuffle_ps(dm, dm, 0x00), m = _mm256_shuffle_ps(dm, dm, 0x55);
     const __m256i msk = _mm256_set1_epi32(0x780000), mag = _mm256_set1_epi32(0x41800000);
     const __m256 sixteen = _mm256_set1_ps(16.f);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     __m256i s[4] = {_mm256_slli_epi32(b0, 19), _mm256_slli_epi32(b1, 19), _mm256_slli_epi32(b0, 15), _mm256_slli_epi32(b1, 15)};
     for (int j = 0; j < 4; j++) {
         __m256 M = _mm256_castsi256_ps(_mm256_ternarylogic_epi32(s[j], msk, mag, 0xEA)); // (A&B)|C
@@ -132,7 +119,7 @@ static inline void m_cfold(const uint8_t *p, __m256 w[4]) {
     __m256 d = _mm256_shuffle_ps(dm, dm, 0x00), m = _mm256_shuffle_ps(dm, dm, 0x55);
     __m256 c = _mm256_fmadd_ps(d, _mm256_set1_ps(-16.f), m);
     const __m256i msk = _mm256_set1_epi32(0x780000), mag = _mm256_set1_epi32(0x41800000);
-    __m256i b0 = widen8(p + 4), b1 = widen8(p + 12);
+    __m256i b0 = tllm_widen8(p + 4), b1 = tllm_widen8(p + 12);
     __m256i s[4] = {_mm256_slli_epi32(b0, 19), _mm256_slli_epi32(b1, 19), _mm256_slli_epi32(b0, 15), _mm256_slli_epi32(b1, 15)};
     for (int j = 0; j < 4; j++) {
         __m256 M = _mm256_castsi256_ps(_mm256_ternarylogic_epi32(s[j], msk, mag, 0xEA));
@@ -152,7 +139,7 @@ static void gemv_##BLOCK(const uint8_t *W, int64_t N, int64_t K, const float *x,
         } \
         for (int r = 0; r < 8; r++) out[r0 + r] = hsum8(acc[r]); \
     } }
-GEMV(q41_block)
+GEMV(tllm_q4_1_block)
 GEMV(q41_block_perm)
 GEMV(q41_block_perm16)
 GEMV(v_norebuild)
@@ -199,7 +186,7 @@ static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);
 typedef void (*fn)(const uint8_t *, int64_t, int64_t, const float *, float *);
 typedef struct { const char *name; fn f; int repacked, exact; const char *what; } variant;
 static const variant variants[] = {
-    {"shipped", gemv_q41_block, 0, 1, "the kernel in quant_gemv.c: widen, mask/shift, convert, fma(d,q,m), fma"},
+    {"shipped", gemv_tllm_q4_1_block, 0, 1, "the kernel in quant_gemv.c: widen, mask/shift, convert, fma(d,q,m), fma"},
     {"table2", gemv_q41_block_perm, 0, 1, "16-entry table fma(d,0..15,m), weights by vpermt2ps"},
     {"table2-zmm-widen", gemv_q41_block_perm16, 0, 1, "the same, 16 bytes widened by one zmm vpmovzxbd"},
     {"repacked-convert", gemv_r_cvt, 1, 1, "nibbles repacked 8 per dword: broadcast, vpsrlvd, convert, rebuild"},
@@ -232,7 +219,7 @@ int main(void) {
     }
     float *x = malloc(K * 4), *ref = malloc(N * 4), *out = malloc(N * 4);
     for (int i = 0; i < K; i++) x[i] = (rand() % 2000 - 1000) / 100.0f;
-    gemv_q41_block(W, N, K, x, ref);
+    gemv_tllm_q4_1_block(W, N, K, x, ref);
     enum { ROUNDS = 5 };
     double best[NV][ROUNDS];
     for (int round = 0; round < ROUNDS; round++)      // variants alternate within each round
