@@ -156,17 +156,14 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
 /// rows are dequantized exactly into `scratch` first; every element follows the canonical order.
 static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
                        const float *X, int64_t ldx, int64_t T, float *scratch, float *D) {
-    float out[ROW_BLOCK * 6];
     if (T < 3 && tllm_gemv_supports(wtype)) {
         // Decode: too few tokens to amortise a dequantized copy; rebuild weights in registers.
         const uint8_t *q[ROW_BLOCK];
         for (int r = 0; r < rows; r++) q[r] = W + (size_t)(r0 + r) * rowBytes;
         int done = 1;
-        for (int64_t t = 0; t < T && done; t++) {
+        for (int64_t t = 0; t < T && done; t++)
             done = tllm_gemv_rows(wtype, q, rows, X + t * ldx, K, t + 1 == T ? q[0] + rows * rowBytes : NULL,
-                                  (int64_t)(rows * rowBytes), out);
-            for (int r = 0; r < rows && done; r++) D[t * ROW_BLOCK + r] = out[r];
-        }
+                                  (int64_t)(rows * rowBytes), D + t * ROW_BLOCK);
         if (done) return;
     }
     const float *w[ROW_BLOCK];
@@ -202,16 +199,12 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
             }
             t += nt;
         }
-        for (; t < T; t++) {
-            tile_rows_x1(w, rows, X + t * ldx, K, out);
-            for (int r = 0; r < rows; r++) D[t * ROW_BLOCK + r] = out[r];
-        }
+        for (; t < T; t++) tile_rows_x1(w, rows, X + t * ldx, K, D + t * ROW_BLOCK);
     }
 #endif
     for (; t < T; t++) {
         const float *x[1] = {X + t * ldx};
-        tile_scalar(w, rows, x, 1, K, out);
-        for (int r = 0; r < rows; r++) D[t * ROW_BLOCK + r] = out[r];
+        tile_scalar(w, rows, x, 1, K, D + t * ROW_BLOCK);
     }
 }
 
