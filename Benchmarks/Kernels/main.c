@@ -147,11 +147,13 @@ typedef struct {
     tllm_wtype type, headType;
     void *q[LAYERS], *k[LAYERS], *v[LAYERS], *o[LAYERS], *gate[LAYERS], *up[LAYERS], *down[LAYERS], *head;
     int64_t T;
+    /// float32 inputs, or int8 (W4A8, the opt-in `--activation int8`).
+    tllm_input_type input;
     float *x, *xm, *y, *ym, *logits;
 } model_ctx;
 
-static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64_t T) {
-    c->type = type; c->headType = headType; c->T = T;
+static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64_t T, tllm_input_type input) {
+    c->type = type; c->headType = headType; c->T = T; c->input = input;
     for (int l = 0; l < LAYERS; l++) {
         c->q[l] = random_weights(type, HIDDEN, HIDDEN);
         c->k[l] = random_weights(type, KV_HEADS * HEAD_DIM, HIDDEN);
@@ -189,21 +191,22 @@ static double model_flops(const model_ctx *c, int withHead) {
 static void model_run(void *p) {
     model_ctx *c = p;
     int64_t T = c->T;
+    tllm_input_type in = c->input;
     for (int l = 0; l < LAYERS; l++) {
-        tllm_linear(c->q[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, NULL, c->y, HIDDEN);
-        tllm_linear(c->k[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, NULL, c->y, HIDDEN);
-        tllm_linear(c->v[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, NULL, c->y, HIDDEN);
-        tllm_linear_fused(c->o[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);
-        tllm_gated_linear(c->gate[l], c->type, c->up[l], c->type, MLP, HIDDEN, c->x, HIDDEN, T, NULL, NULL, c->xm, MLP);
-        tllm_linear_fused(c->down[l], c->type, HIDDEN, MLP, c->xm, MLP, T, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);
+        tllm_linear_fused(c->q[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
+        tllm_linear_fused(c->k[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
+        tllm_linear_fused(c->v[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
+        tllm_linear_fused(c->o[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);
+        tllm_gated_linear(c->gate[l], c->type, c->up[l], c->type, MLP, HIDDEN, c->x, HIDDEN, T, in, NULL, NULL, c->xm, MLP);
+        tllm_linear_fused(c->down[l], c->type, HIDDEN, MLP, c->xm, MLP, T, in, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);
     }
-    if (T == 1) tllm_linear(c->head, c->headType, VOCAB, HIDDEN, c->x, HIDDEN, 1, NULL, c->logits, VOCAB);
+    if (T == 1) tllm_linear_fused(c->head, c->headType, VOCAB, HIDDEN, c->x, HIDDEN, 1, in, NULL, TLLM_ACT_NONE, NULL, 0, c->logits, VOCAB);
 }
 
-typedef struct { void *W; tllm_wtype type; int64_t N, K, T; float *x, *y; } linear_ctx;
+typedef struct { void *W; tllm_wtype type; int64_t N, K, T; float *x, *y; tllm_input_type input; } linear_ctx;
 static void linear_run(void *p) {
     linear_ctx *c = p;
-    tllm_linear(c->W, c->type, c->N, c->K, c->x, c->K, c->T, NULL, c->y, c->N);
+    tllm_linear_fused(c->W, c->type, c->N, c->K, c->x, c->K, c->T, c->input, NULL, TLLM_ACT_NONE, NULL, 0, c->y, c->N);
 }
 
 typedef struct { float *x, *w, *y; int64_t T; } norm_ctx;
@@ -251,38 +254,46 @@ int main(int argc, char **argv) {
     if (ceilingsOnly) return 0;
 
     // Decode: a whole step of distinct weights per run, so they stream from DRAM.
-    tllm_wtype types[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_Q4_0};
-    for (int i = 0; i < (quick ? 1 : 3); i++) {
+    // The int8-input rows are the opt-in W4A8 path (--activation int8), not float32.
+    tllm_wtype types[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_Q4_0, TLLM_Q4_1};
+    tllm_input_type inputs[] = {TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_Q8};
+    for (int i = 0; i < 4; i++) {
+        if (quick && i == 1) i = 3;
         model_ctx m;
-        model_init(&m, types[i], TLLM_Q8_0, 1);
+        model_init(&m, types[i], TLLM_Q8_0, 1, inputs[i]);
         double s = time_median(model_run, &m, reps);
         double gbs = (double)model_bytes(&m) / s / 1e9;
-        printf("{\"kernel\": \"decode_step_linears\", \"weights\": \"%s\", \"head\": \"q8_0\", \"tokens\": 1, \"MB\": %.1f, "
-               "\"ms\": %.3f, \"steps_per_s\": %.1f, \"GB_per_s\": %.2f, \"of_dram_read\": %.2f}\n",
-               type_name(types[i]), model_bytes(&m) / 1e6, s * 1e3, 1 / s, gbs, gbs / bw);
+        printf("{\"kernel\": \"decode_step_linears\", \"weights\": \"%s\", \"head\": \"q8_0\", \"input\": \"%s\", \"tokens\": 1, "
+               "\"MB\": %.1f, \"ms\": %.3f, \"steps_per_s\": %.1f, \"GB_per_s\": %.2f, \"of_dram_read\": %.2f}\n",
+               type_name(types[i]), inputs[i] ? "int8" : "f32", model_bytes(&m) / 1e6, s * 1e3, 1 / s, gbs, gbs / bw);
         model_free(&m);
     }
     // Batched decode (16 sequences) and prefill (512 tokens): GEMMs over the layers' weights.
     int64_t batches[] = {16, 512};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         model_ctx m;
-        model_init(&m, TLLM_Q4_1, TLLM_Q8_0, batches[i]);
+        tllm_input_type in = i < 2 ? TLLM_INPUT_F32 : TLLM_INPUT_Q8;
+        model_init(&m, TLLM_Q4_1, TLLM_Q8_0, batches[i % 2], in);
         double s = time_median(model_run, &m, quick ? 3 : 5);
         double gf = model_flops(&m, 0) / s / 1e9;
-        printf("{\"kernel\": \"layer_linears\", \"weights\": \"q4_1\", \"tokens\": %lld, \"ms\": %.3f, \"tokens_per_s\": %.1f, "
-               "\"GFLOP_per_s\": %.1f, \"of_fma_peak\": %.2f}\n", (long long)batches[i], s * 1e3, batches[i] / s, gf, gf / peak);
+        printf("{\"kernel\": \"layer_linears\", \"weights\": \"q4_1\", \"input\": \"%s\", \"tokens\": %lld, \"ms\": %.3f, "
+               "\"tokens_per_s\": %.1f, \"GFLOP_per_s\": %.1f, \"of_fma_peak\": %.2f}\n", in ? "int8" : "f32",
+               (long long)batches[i % 2], s * 1e3, batches[i % 2] / s, gf, gf / peak);
         model_free(&m);
     }
     // Single matrices, hot in cache: the kernel's arithmetic rate without DRAM in the way.
-    tllm_wtype hot[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_F32};
-    for (int i = 0; i < 3; i++)
+    tllm_wtype hot[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_F32, TLLM_Q4_1, TLLM_Q8_0};
+    for (int i = 0; i < 5; i++)
         for (int64_t T = 1; T <= 16; T *= 16) {
-            linear_ctx lc = {random_weights(hot[i], MLP, HIDDEN), hot[i], MLP, HIDDEN, T, random_floats(T * HIDDEN), alloc((size_t)(T * MLP) * 4)};
+            tllm_input_type in = i < 3 ? TLLM_INPUT_F32 : TLLM_INPUT_Q8;
+            linear_ctx lc = {random_weights(hot[i], MLP, HIDDEN), hot[i], MLP, HIDDEN, T, random_floats(T * HIDDEN),
+                             alloc((size_t)(T * MLP) * 4), in};
             double s = time_median(linear_run, &lc, 31);
             double gf = 2.0 * MLP * HIDDEN * T / s / 1e9;
-            printf("{\"kernel\": \"linear_hot\", \"weights\": \"%s\", \"N\": %d, \"K\": %d, \"tokens\": %lld, \"us\": %.2f, "
-                   "\"GFLOP_per_s\": %.1f, \"of_fma_peak\": %.2f, \"weight_GB_per_s\": %.2f}\n", type_name(hot[i]), MLP, HIDDEN,
-                   (long long)T, s * 1e6, gf, gf / peak, tllm_row_bytes(hot[i], HIDDEN) * (double)MLP / s / 1e9);
+            printf("{\"kernel\": \"linear_hot\", \"weights\": \"%s\", \"input\": \"%s\", \"N\": %d, \"K\": %d, \"tokens\": %lld, "
+                   "\"us\": %.2f, \"GFLOP_per_s\": %.1f, \"of_fma_peak\": %.2f, \"weight_GB_per_s\": %.2f}\n", type_name(hot[i]),
+                   in ? "int8" : "f32", MLP, HIDDEN, (long long)T, s * 1e6, gf, gf / peak,
+                   tllm_row_bytes(hot[i], HIDDEN) * (double)MLP / s / 1e9);
             free(lc.W); free(lc.x); free(lc.y);
         }
     // RMSNorm over one and 512 rows.

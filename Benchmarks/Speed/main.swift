@@ -13,7 +13,11 @@ struct Options: ParsableArguments {
     @Option(help: "Tokens generated one at a time (tg).") var tg = 128
     @Option(help: "Runs per test; the median is reported.") var repetitions = 3
     @Option(help: "Which tests, comma-separated: pp, tg.") var tests = "pp,tg"
+    @Option(help: "Activations in the matrix products: float32 (the targets) or int8 (the opt-in W4A8 path).")
+    var activation: ActivationPrecision = .float32
 }
+
+extension ActivationPrecision: ExpressibleByArgument {}
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
@@ -23,7 +27,8 @@ options.model.applyThreads()
 let threads = Int(getenv("TLLM_NUM_THREADS").map { String(cString: $0) } ?? "") ?? sysconf(Int32(_SC_NPROCESSORS_ONLN))
 let gguf = try GGUFFile(path: options.model.model)
 let engine = try ModelEngine(try Builder.build(try CheckpointLoader.load(gguf),
-                                               BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1))))
+                                               BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1),
+                                                           quantization: QuantConfig(activations: options.activation))))
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: options.pp + options.tg + 64, enableBlockReuse: false),
                             numLayers: engine.engine.config.numHiddenLayers, kvDim: engine.engine.config.kvDim)
 let vocab = Int32(engine.engine.config.vocabSize)
@@ -72,5 +77,6 @@ for test in options.tests.split(separator: ",").map(String.init) {
     let rate = rates[rates.count / 2]
     let work = test == "pp" ? "\"GFLOP_per_s\": \(prefillFLOPs(n) / Double(n) * rate / 1e9)"
                             : "\"weight_GB_per_s\": \(Double(weightBytes) * rate / 1e9)"
-    print("{\"engine\": \"minitrtllm\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
+    let label = options.activation == .float32 ? "minitrtllm" : "minitrtllm-\(options.activation.rawValue)"
+    print("{\"engine\": \"\(label)\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
 }

@@ -8,8 +8,8 @@ extension CPUBackend {
                      "fusedLinear: weight \(weight.shape) vs input width \(input.columns), output width \(out.columns)")
         precondition(input.rows == out.rows && (residual.map { $0.rows == out.rows && $0.columns == out.columns } ?? true))
         tllm_linear_fused(weight.pointer, weight.dtype.kernelType, Int64(out.columns), Int64(input.columns),
-                          input.data, Int64(input.stride), Int64(input.rows), bias?.floatPointer,
-                          tllm_activation(UInt32(activation.rawValue)),
+                          input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput(for: weight.dtype),
+                          bias?.floatPointer, tllm_activation(UInt32(activation.rawValue)),
                           residual?.data, Int64(residual?.stride ?? 0), out.data, Int64(out.stride))
     }
 
@@ -19,7 +19,8 @@ extension CPUBackend {
                      "gatedLinear: gate \(gate.shape), up \(up.shape) vs input width \(input.columns), output width \(out.columns)")
         tllm_gated_linear(gate.pointer, gate.dtype.kernelType, up.pointer, up.dtype.kernelType,
                           Int64(out.columns), Int64(input.columns), input.data, Int64(input.stride), Int64(input.rows),
-                          gateBias?.floatPointer, upBias?.floatPointer, out.data, Int64(out.stride))
+                          gate.activations.kernelInput(for: gate.dtype), gateBias?.floatPointer, upBias?.floatPointer,
+                          out.data, Int64(out.stride))
     }
 
     public func fusedEmbedding(_ ids: [Int32], table: Tensor, positions: [Int32], positionTable: Tensor?, into out: Matrix) {

@@ -29,9 +29,9 @@ public struct CPUBackend: Backend {
                                  input.data, Int64(input.stride), Int64(input.rows),
                                  biasPointer, out.data, Int64(out.stride))
         } else {
-            tllm_linear(weight.pointer, weight.dtype.kernelType, Int64(out.columns), Int64(input.columns),
-                        input.data, Int64(input.stride), Int64(input.rows),
-                        biasPointer, out.data, Int64(out.stride))
+            tllm_linear_fused(weight.pointer, weight.dtype.kernelType, Int64(out.columns), Int64(input.columns),
+                              input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput(for: weight.dtype),
+                              biasPointer, TLLM_ACT_NONE, nil, 0, out.data, Int64(out.stride))
         }
     }
 

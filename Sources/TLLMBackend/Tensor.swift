@@ -41,6 +41,9 @@ public struct Tensor: Sendable {
     public let storage: TensorStorage
     /// Byte offset of element 0 inside `storage`.
     public let byteOffset: Int
+    /// The precision of the inputs a linear layer multiplies this weight with (set by the engine
+    /// from its ``ActivationPrecision`` build setting; float32 unless the weight takes int8).
+    public let activations: ActivationPrecision
 
     /// - Precondition: the bytes for `shape` in `dtype` fit inside `storage` from `byteOffset`.
     public init(shape: [Int], dtype: DType, storage: TensorStorage, byteOffset: Int = 0) {
@@ -50,6 +53,21 @@ public struct Tensor: Sendable {
         self.dtype = dtype
         self.storage = storage
         self.byteOffset = byteOffset
+        self.activations = .float32
+    }
+
+    private init(_ tensor: Tensor, activations: ActivationPrecision) {
+        shape = tensor.shape
+        dtype = tensor.dtype
+        storage = tensor.storage
+        byteOffset = tensor.byteOffset
+        self.activations = activations
+    }
+
+    /// The same bytes, multiplied with inputs of `precision` where its type has such a kernel
+    /// (int8 for GGUF Q4_0/Q4_1/Q8_0 matrices; anything else stays float32).
+    public func multiplied(with precision: ActivationPrecision) -> Tensor {
+        Tensor(self, activations: precision == .int8 && shape.count == 2 && dtype.takesInt8Activations ? .int8 : .float32)
     }
 
     /// A float32 tensor holding a copy of `values`.

@@ -44,6 +44,9 @@ public enum Builder {
         } catch {
             throw EngineError(.quantization, error.message)
         }
+        if quant.activations == .int8 {
+            log.append("Activations: int8 per 32 values into the Q4_0/Q4_1/Q8_0 linears (W4A8; other matrices keep float32)")
+        }
         if config.kvCacheDType != .float32 { log.append("KV cache: \(config.kvCacheDType.rawValue) (scale per 32 values of each token)") }
 
         // 3. Replace matched subgraphs with plugins.

@@ -2,7 +2,7 @@
 import ArgumentParser
 import MiniTRTLLM
 
-/// `--quant`, `--group-size`, `--awq`, `--kv-cache-dtype`, `--plugins`.
+/// `--quant`, `--group-size`, `--awq`, `--activation`, `--kv-cache-dtype`, `--plugins`.
 public struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Weight quantization: none (float32), w8a16, w4a16, fp8, or gguf_native (keep the checkpoint's blocks).")
     public var quant: String = QuantAlgo.ggufNative.rawValue
@@ -12,6 +12,9 @@ public struct EngineOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Activation-aware scaling (AWQ) for --quant w4a16, calibrated on a few built-in prompts.")
     public var awq = false
+
+    @Option(name: .long, help: "Activations in the matrix products: float32 (exact) or int8 (W4A8 as llama.cpp computes it: faster, logits move; --quant gguf_native only).")
+    public var activation: String = ActivationPrecision.float32.rawValue
 
     @Option(name: .long, help: "KV cache storage: float32 or int8 (one scale per 32 values).")
     public var kvCacheDtype: String = KVCacheDType.float32.rawValue
@@ -34,6 +37,12 @@ public struct EngineOptions: ParsableArguments {
         if let g = groupSize, ![32, 64, 128].contains(g) {
             throw ValidationError("--group-size \(g) is not supported; use 32, 64 or 128")
         }
+        guard let activations = ActivationPrecision(rawValue: activation) else {
+            throw ValidationError("--activation \(activation) is not one of \(ActivationPrecision.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if activations == .int8 && algo != .ggufNative {
+            throw ValidationError("--activation int8 multiplies GGUF Q4_0/Q4_1/Q8_0 blocks; use it with --quant gguf_native")
+        }
         guard KVCacheDType(rawValue: kvCacheDtype) != nil else {
             throw ValidationError("--kv-cache-dtype \(kvCacheDtype) is not one of \(KVCacheDType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -42,7 +51,8 @@ public struct EngineOptions: ParsableArguments {
 
     /// The quantization settings (calibration prompts are filled in by ``ModelSource/preparing(_:)``).
     public var quantConfig: QuantConfig {
-        QuantConfig(algo: QuantAlgo(rawValue: quant) ?? .ggufNative, groupSize: groupSize ?? 64, activationAware: awq)
+        QuantConfig(algo: QuantAlgo(rawValue: quant) ?? .ggufNative, groupSize: groupSize ?? 64, activationAware: awq,
+                    activations: ActivationPrecision(rawValue: activation) ?? .float32)
     }
 
     public var kvCacheDType: KVCacheDType { KVCacheDType(rawValue: kvCacheDtype) ?? .float32 }

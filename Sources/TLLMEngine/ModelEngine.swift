@@ -38,8 +38,10 @@ public final class ModelEngine {
         self.engine = engine
         self.backend = backend
         try GraphCheck(engine).verify(plugins: plugins)
-        // After the check every name below resolves.
-        func weight(_ name: String) -> Tensor { engine.weights[name]! }
+        // After the check every name below resolves. Matrices carry the build's activation
+        // precision to the backend (int8 for GGUF blocks in a W4A8 engine, else float32).
+        let activations = engine.buildConfig.quantization.activations
+        func weight(_ name: String) -> Tensor { engine.weights[name]!.multiplied(with: activations) }
         var steps: [Step] = []
         for op in engine.graph.ops {
             switch op.kind {

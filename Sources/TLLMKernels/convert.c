@@ -60,6 +60,20 @@ int tllm_use_avx512(void) {
     return detected512;
 }
 
+static int detectedVNNI = -1;
+
+int tllm_use_vnni(void) {
+    if (!tllm_use_avx512()) return 0;
+    if (detectedVNNI < 0) {
+#if defined(__x86_64__)
+        detectedVNNI = __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+#else
+        detectedVNNI = 0;
+#endif
+    }
+    return detectedVNNI;
+}
+
 void tllm_force_scalar(int on) { forced_scalar = on; }
 void tllm_force_avx2(int on) { forced_avx2 = on; }
 const char *tllm_isa_name(void) {
@@ -67,8 +81,8 @@ const char *tllm_isa_name(void) {
 }
 
 float *tllm_scratch(int slot, int64_t floats) {
-    static _Thread_local float *buffers[4];
-    static _Thread_local int64_t sizes[4];
+    static _Thread_local float *buffers[6];
+    static _Thread_local int64_t sizes[6];
     if (sizes[slot] < floats) {
         free(buffers[slot]);
         // Grow at least geometrically: attention's score rows lengthen by one position per decode

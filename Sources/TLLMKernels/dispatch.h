@@ -7,9 +7,11 @@
 int tllm_use_avx2(void);
 /// 1 when the AVX-512VL GEMM tiles may run (32 vector registers for wider tiles; same arithmetic).
 int tllm_use_avx512(void);
+/// 1 when AVX-512 VNNI (vpdpbusd) may run: the int8-activation dot products (linear_q8.c).
+int tllm_use_vnni(void);
 /// 1 when the calling thread forced a narrower ISA (tllm_force_scalar / tllm_force_avx2).
 int tllm_isa_forced(void);
-/// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk).
+/// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk); slots 0–5.
 float *tllm_scratch(int slot, int64_t floats);
 
 /// Quantized formats tllm_gemv_rows dequantizes in registers.

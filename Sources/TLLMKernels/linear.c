@@ -4,6 +4,7 @@
 #include "dispatch.h"
 #include "tllm_fused.h"
 #include "tllm_math.h"
+#include "tllm_q8.h"
 #include <math.h>
 #include <cblas.h>
 #include <string.h>
@@ -208,6 +209,28 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     }
 }
 
+/// The int8 input rows for a call that asked for them and has a weight (of `a` or `b`) that takes
+/// them: quantized once on the calling thread's scratch, read by every row block. NULL: float32.
+static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
+                                      int64_t T, int64_t K) {
+    if (input != TLLM_INPUT_Q8 || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
+    uint8_t *XQ = (uint8_t *)tllm_scratch(4, (int64_t)(T * tllm_q8_row_bytes(K) / 4));
+    tllm_q8_quantize(X, ldx, T, K, XQ);
+    return XQ;
+}
+
+/// block_dots, or its int8-activation twin when the input was quantized and the weight type has one.
+static void row_block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
+                           const float *X, int64_t ldx, const uint8_t *XQ, int64_t T, float *D) {
+    if (XQ && tllm_q8_supports(wtype)) {
+        uint8_t *prep = (uint8_t *)tllm_scratch(5, (int64_t)(tllm_q8_prep_bytes(K) / 4));
+        tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, prep, D);
+        return;
+    }
+    float *scratch = wtype == TLLM_F32 ? NULL : tllm_scratch(0, ROW_BLOCK * K);
+    block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, D);
+}
+
 static inline float gelu_tanh(float v) {
     const float k = 0.7978845608028654f;  // sqrt(2/pi)
     return 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
@@ -222,6 +245,7 @@ typedef struct {
     int64_t N, K, ldx, T, ldy, ldr;
     size_t rowBytes;
     const float *X, *bias, *R;
+    const uint8_t *XQ;
     tllm_activation act;
     float *Y;
 } linear_ctx;
@@ -242,12 +266,11 @@ TLLM_AVX2 static void linear_epilogue8(const float *d, const float *bias, tllm_a
 static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
-    float *scratch = c->wtype == TLLM_F32 ? NULL : tllm_scratch(0, ROW_BLOCK * c->K);
     float *D = tllm_scratch(2, ROW_BLOCK * c->T);
     for (int64_t block = b0; block < b1; block++) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, D);
+        row_block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, D);
 #if defined(__x86_64__)
         if (rows == ROW_BLOCK && c->act != TLLM_ACT_GELU && tllm_use_avx2()) {
             for (int64_t t = 0; t < c->T; t++)
@@ -269,16 +292,17 @@ static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
 }
 
 void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bias, tllm_activation act,
-                       const float *R, int64_t ldr, float *Y, int64_t ldy) {
-    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, act, Y};
+                       const float *X, int64_t ldx, int64_t T, tllm_input_type input,
+                       const float *bias, tllm_activation act, const float *R, int64_t ldr, float *Y, int64_t ldy) {
+    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R,
+                    quantized_input(input, wtype, wtype, X, ldx, T, K), act, Y};
     tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
 }
 
 void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                  const float *X, int64_t ldx, int64_t T,
                  const float *bias, float *Y, int64_t ldy) {
-    tllm_linear_fused(W, wtype, N, K, X, ldx, T, bias, TLLM_ACT_NONE, NULL, 0, Y, ldy);
+    tllm_linear_fused(W, wtype, N, K, X, ldx, T, TLLM_INPUT_F32, bias, TLLM_ACT_NONE, NULL, 0, Y, ldy);
 }
 
 // ---- Gated MLP: silu(X·Wgᵀ + bg) * (X·Wuᵀ + bu), both GEMMs over the same row block ----------------
@@ -289,6 +313,7 @@ typedef struct {
     int64_t N, K, ldx, T, ldo;
     size_t gBytes, uBytes;
     const float *X, *bg, *bu;
+    const uint8_t *XQ;
     float *out;
 } gated_ctx;
 
@@ -306,13 +331,12 @@ TLLM_AVX2 static void gated_epilogue8(const float *g, const float *u, const floa
 static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const gated_ctx *c = p;
-    float *scratch = tllm_scratch(0, ROW_BLOCK * c->K);
     float *Dg = tllm_scratch(2, ROW_BLOCK * c->T), *Du = tllm_scratch(3, ROW_BLOCK * c->T);
     for (int64_t block = b0; block < b1; block++) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, Dg);
-        block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->T, scratch, Du);
+        row_block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, Dg);
+        row_block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, Du);
         for (int64_t t = 0; t < c->T; t++) {
             float *o = c->out + t * c->ldo + r0;
 #if defined(__x86_64__)
@@ -329,9 +353,10 @@ static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
 }
 
 void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bg, const float *bu,
-                       float *out, int64_t ldo) {
-    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, out};
+                       const float *X, int64_t ldx, int64_t T, tllm_input_type input,
+                       const float *bg, const float *bu, float *out, int64_t ldo) {
+    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu,
+                   quantized_input(input, tg, tu, X, ldx, T, K), out};
     tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, gated_rows, &c);
 }
 

@@ -25,17 +25,35 @@ public struct QuantConfig: Sendable, Codable, Equatable {
     public var activationAware: Bool
     /// Token ids of the calibration prompts AWQ measures activations on (a few short prompts).
     public var calibration: [[Int32]]
+    /// The precision of activations in the matrix products: float32 (exact, the default) or int8
+    /// per 32 values (W4A8 with GGUF-native Q4_0/Q4_1/Q8_0 weights, as llama.cpp computes).
+    public var activations: ActivationPrecision
 
     /// - Parameters:
     ///   - algo: The weight format.
     ///   - groupSize: int4 group size for W4A16 (default 64: SmolLM2's hidden size 576 is not a multiple of 128).
     ///   - activationAware: Run AWQ scaling (W4A16 only; needs `calibration`).
     ///   - calibration: Token ids of the calibration prompts.
-    public init(algo: QuantAlgo = .ggufNative, groupSize: Int = 64, activationAware: Bool = false, calibration: [[Int32]] = []) {
+    ///   - activations: float32, or int8 (GGUF-native weights only).
+    public init(algo: QuantAlgo = .ggufNative, groupSize: Int = 64, activationAware: Bool = false, calibration: [[Int32]] = [],
+                activations: ActivationPrecision = .float32) {
         self.algo = algo
         self.groupSize = groupSize
         self.activationAware = activationAware
         self.calibration = calibration
+        self.activations = activations
+    }
+
+    private enum CodingKeys: String, CodingKey { case algo, groupSize, activationAware, calibration, activations }
+
+    /// Decodes a stored config; engines written before `activations` existed read as float32.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        algo = try c.decode(QuantAlgo.self, forKey: .algo)
+        groupSize = try c.decode(Int.self, forKey: .groupSize)
+        activationAware = try c.decode(Bool.self, forKey: .activationAware)
+        calibration = try c.decode([[Int32]].self, forKey: .calibration)
+        activations = try c.decodeIfPresent(ActivationPrecision.self, forKey: .activations) ?? .float32
     }
 
     /// Problems with the settings on their own, as messages that say what to change (empty if none).
@@ -48,6 +66,9 @@ public struct QuantConfig: Sendable, Codable, Equatable {
         }
         if activationAware && calibration.allSatisfy(\.isEmpty) {
             out.append("activation-aware scaling needs calibration prompts (token ids); give at least one")
+        }
+        if activations == .int8 && algo != .ggufNative {
+            out.append("int8 activations multiply GGUF Q4_0/Q4_1/Q8_0 blocks; use --quant gguf_native with --activation int8")
         }
         return out
     }

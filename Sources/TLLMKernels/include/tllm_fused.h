@@ -13,15 +13,25 @@ extern "C" {
 /// Activation applied in a GEMM epilogue.
 typedef enum { TLLM_ACT_NONE = 0, TLLM_ACT_GELU = 1, TLLM_ACT_SILU = 2 } tllm_activation;
 
+/// How a linear's input enters its dot products.
+typedef enum {
+    /// float32, exactly as given (the default; the batch-invariant float32 arithmetic).
+    TLLM_INPUT_F32 = 0,
+    /// Quantized per 32 values to int8 with a float scale (llama.cpp's q8_1), then integer dot
+    /// products with Q4_0/Q4_1/Q8_0 weights (W4A8): faster, less accurate, still batch-invariant.
+    /// Other weight types, or K not a multiple of 32, keep float32.
+    TLLM_INPUT_Q8 = 1,
+} tllm_input_type;
+
 /// Y[t, r] = R[t, r] + act(dot(W[r, :], X[t, :]) + bias[r]); bias and R may be NULL.
 void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bias, tllm_activation act,
-                       const float *R, int64_t ldr, float *Y, int64_t ldy);
+                       const float *X, int64_t ldx, int64_t T, tllm_input_type input,
+                       const float *bias, tllm_activation act, const float *R, int64_t ldr, float *Y, int64_t ldy);
 
 /// The gated MLP's first half in one pass: out[t, r] = silu(X·Wgᵀ + bg)[t, r] * (X·Wuᵀ + bu)[t, r].
 void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
-                       const float *X, int64_t ldx, int64_t T, const float *bg, const float *bu,
-                       float *out, int64_t ldo);
+                       const float *X, int64_t ldx, int64_t T, tllm_input_type input,
+                       const float *bg, const float *bu, float *out, int64_t ldo);
 
 /// out[t] = tok[ids[t]] (+ pos[positions[t]] when pos is not NULL); rows of `dim` elements.
 void tllm_embedding_fused(const void *tok, tllm_wtype tokType, const void *pos, tllm_wtype posType, int64_t dim,

@@ -1,0 +1,384 @@
+// Linear layers with int8 activations (W4A8 / W8A8, llama.cpp's q8_1 arithmetic): opt-in, faster,
+// and less accurate than the float32 path.
+//
+// Each token row is quantized in blocks of 32 values: d = amax / 127, q = rint(x / d) in
+// [-127, 127], with the block's integer sum Σq and s = d · Σq kept beside it. A weight block of
+// 32 values (Q4_0, Q4_1 or Q8_0, as stored in the GGUF) then meets it in integer arithmetic, which
+// is exact, so only the float steps below fix the result. The canonical order for one output
+// y[t, r] (every path — scalar, AVX2, AVX-512 VNNI, one token or many — performs exactly these
+// float operations, so the result never depends on the batch or the CPU):
+//
+//     y = 0
+//     for each block b in k order:
+//         isum = Σ_i u_i · q_i − offset · Σq          (exact; u = stored code, see below)
+//         y = fma(float(isum), d_w · d_x, y)
+//         Q4_1 only: y = fma(m_w, s_x, y)            (the block minimum times Σx ≈ d_x · Σq)
+//
+// with u = the nibble and offset 8 for Q4_0 (w = d · (u − 8)), the nibble and offset 0 for Q4_1
+// (w = d · u + m), and the signed byte for Q8_0 (offset 0).
+#include "dispatch.h"
+#include "tllm_q8.h"
+#include <math.h>
+#include <string.h>
+
+int tllm_q8_supports(tllm_wtype type) {
+    return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0;
+}
+
+// ---- Activations ------------------------------------------------------------------------------
+// One token's row: K int8 codes, then K/32 floats d, K/32 floats s, K/32 int32 Σq.
+
+static int64_t codes_bytes(int64_t K) { return (K + 63) / 64 * 64; }
+
+size_t tllm_q8_row_bytes(int64_t K) {
+    return (size_t)((codes_bytes(K) + 12 * (K / 32) + 63) / 64 * 64);
+}
+
+static float *row_d(uint8_t *row, int64_t K) { return (float *)(row + codes_bytes(K)); }
+static float *row_s(uint8_t *row, int64_t K) { return row_d(row, K) + K / 32; }
+static int32_t *row_sum(uint8_t *row, int64_t K) { return (int32_t *)(row_s(row, K) + K / 32); }
+
+/// One block: its scale and codes (rint, round-half-even, as cvtps2dq does).
+static void quantize_block_scalar(const float *x, int8_t *q, float *d, float *s, int32_t *sum) {
+    float amax = 0;
+    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
+    float dx = amax / 127.0f, id = dx != 0 ? 1.0f / dx : 0.0f;
+    int32_t total = 0;
+    for (int i = 0; i < 32; i++) {
+        float v = rintf(x[i] * id);
+        v = v > 127 ? 127 : v < -127 ? -127 : v;
+        q[i] = (int8_t)v;
+        total += q[i];
+    }
+    *d = dx;
+    *sum = total;
+    *s = dx * (float)total;
+}
+
+#if defined(__x86_64__)
+TLLM_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d, float *s, int32_t *sum) {
+    const __m256 signBit = _mm256_set1_ps(-0.0f);
+    __m256 v[4], m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        m = _mm256_max_ps(m, _mm256_andnot_ps(signBit, v[k]));
+    }
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    float amax = _mm_cvtss_f32(h);
+    float dx = amax / 127.0f, id = dx != 0 ? 1.0f / dx : 0.0f;
+    const __m256 idv = _mm256_set1_ps(id), hi = _mm256_set1_ps(127), lo = _mm256_set1_ps(-127);
+    __m256i c[4];
+    for (int k = 0; k < 4; k++)
+        c[k] = _mm256_cvtps_epi32(_mm256_min_ps(hi, _mm256_max_ps(lo, _mm256_round_ps(_mm256_mul_ps(v[k], idv),
+                                                                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC))));
+    __m256i total = _mm256_add_epi32(_mm256_add_epi32(c[0], c[1]), _mm256_add_epi32(c[2], c[3]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(total), _mm256_extracti128_si256(total, 1));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+    // int32 → int16 → int8 with the lane order restored after the in-lane packs.
+    __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(c[0], c[1]), _mm256_packs_epi32(c[2], c[3]));
+    w = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)q, w);
+    *d = dx;
+    *sum = _mm_cvtsi128_si32(t);
+    *s = dx * (float)*sum;
+}
+#endif
+
+static void quantize_row(const float *x, int64_t K, uint8_t *row) {
+    float *d = row_d(row, K), *s = row_s(row, K);
+    int32_t *sum = row_sum(row, K);
+    for (int64_t b = 0; b < K / 32; b++) {
+#if defined(__x86_64__)
+        if (tllm_use_avx2()) { quantize_block_avx2(x + 32 * b, (int8_t *)row + 32 * b, d + b, s + b, sum + b); continue; }
+#endif
+        quantize_block_scalar(x + 32 * b, (int8_t *)row + 32 * b, d + b, s + b, sum + b);
+    }
+}
+
+typedef struct {
+    const float *X;
+    int64_t ldx, K;
+    uint8_t *dst;
+} quantize_ctx;
+
+static void quantize_rows(void *p, int64_t t0, int64_t t1, int thread) {
+    (void)thread;
+    const quantize_ctx *c = p;
+    for (int64_t t = t0; t < t1; t++) quantize_row(c->X + t * c->ldx, c->K, c->dst + (size_t)t * tllm_q8_row_bytes(c->K));
+}
+
+void tllm_q8_quantize(const float *X, int64_t ldx, int64_t T, int64_t K, uint8_t *dst) {
+    quantize_ctx c = {X, ldx, K, dst};
+    // A decode step's few rows are quicker inline than a trip through the pool.
+    if (T < 8) quantize_rows(&c, 0, T, 0);
+    else tllm_parallel_for(T, quantize_rows, &c);
+}
+
+// ---- Weights: a row block laid out for the integer dot products --------------------------------
+// Per weight block b: 8 rows × 32 codes (u8 for Q4_x: the nibbles in element order; Q8_0: the
+// signed bytes, or with VNNI the bytes + 128 and offset 128), then d[8] and m[8] as floats.
+// Rows past `rows` are zero (d = m = 0), so every lane computes, and unused lanes stay 0.
+
+#define PREP_BLOCK (8 * 32 + 16 * 4)
+
+size_t tllm_q8_prep_bytes(int64_t K) { return (size_t)(K / 32) * PREP_BLOCK; }
+
+static float f16(const uint8_t *p) {
+    uint16_t h;
+    memcpy(&h, p, 2);
+    return tllm_f16_to_f32(h);
+}
+
+/// Code offset the integer sum subtracts, per type and path.
+static int32_t code_offset(tllm_wtype type, int vnni) {
+    return type == TLLM_Q4_0 ? 8 : type == TLLM_Q8_0 && vnni ? 128 : 0;
+}
+
+static void prepare_rows(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, int vnni, uint8_t *prep) {
+    const int64_t nb = K / 32;
+    const size_t bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
+    for (int64_t b = 0; b < nb; b++) {
+        uint8_t *blk = prep + b * PREP_BLOCK;
+        float *d = (float *)(blk + 256), *m = d + 8;
+        for (int r = 0; r < 8; r++) {
+            uint8_t *u = blk + 32 * r;
+            if (r >= rows) { memset(u, 0, 32); d[r] = 0; m[r] = 0; continue; }
+            const uint8_t *src = w[r] + b * bytes;
+            if (type == TLLM_Q8_0) {
+                d[r] = f16(src);
+                m[r] = 0;
+                for (int i = 0; i < 32; i++) u[i] = vnni ? (uint8_t)(src[2 + i] ^ 0x80) : src[2 + i];
+            } else {
+                const uint8_t *nib = src + (type == TLLM_Q4_1 ? 4 : 2);
+                d[r] = f16(src);
+                m[r] = type == TLLM_Q4_1 ? f16(src + 2) : 0;
+#if defined(__x86_64__)
+                if (tllm_use_avx2()) {
+                    __m128i n = _mm_loadu_si128((const __m128i *)nib), low4 = _mm_set1_epi8(0x0f);
+                    _mm_storeu_si128((__m128i *)u, _mm_and_si128(n, low4));
+                    _mm_storeu_si128((__m128i *)(u + 16), _mm_and_si128(_mm_srli_epi16(n, 4), low4));
+                    continue;
+                }
+#endif
+                for (int i = 0; i < 16; i++) { u[i] = nib[i] & 0x0f; u[i + 16] = nib[i] >> 4; }
+            }
+        }
+    }
+}
+
+// ---- Dot products -----------------------------------------------------------------------------
+
+static void dots_scalar(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
+    const int64_t nb = K / 32;
+    const int8_t *q = (const int8_t *)xrow;
+    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
+    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
+    const int32_t offset = code_offset(type, 0);
+    for (int r = 0; r < 8; r++) {
+        float y = 0;
+        for (int64_t b = 0; b < nb; b++) {
+            const uint8_t *blk = prep + b * PREP_BLOCK;
+            const float *d = (const float *)(blk + 256), *m = d + 8;
+            int32_t isum = 0;
+            for (int i = 0; i < 32; i++)
+                isum += (type == TLLM_Q8_0 ? (int32_t)(int8_t)blk[32 * r + i] : (int32_t)blk[32 * r + i]) * q[32 * b + i];
+            isum -= offset * qsum[b];
+            y = fmaf((float)isum, d[r] * dx[b], y);
+            if (type == TLLM_Q4_1) y = fmaf(m[r], sx[b], y);
+        }
+        out[r] = y;
+    }
+}
+
+#if defined(__x86_64__)
+#define TLLM_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+
+/// The eight rows' integer sums [r0 … r7] from their 8-lane partial sums (exact in any order).
+TLLM_AVX2 static inline __m256i reduce8_epi32(const __m256i p[8]) {
+    __m256i u0 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[0], p[1]), _mm256_hadd_epi32(p[2], p[3]));
+    __m256i u1 = _mm256_hadd_epi32(_mm256_hadd_epi32(p[4], p[5]), _mm256_hadd_epi32(p[6], p[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/// The float steps of one block for the eight rows at once: lane r is the canonical chain of row r.
+TLLM_AVX2 static inline __m256 block_step(__m256i isum, const uint8_t *blk, float dx, float sx, int withMin, __m256 y) {
+    const float *d = (const float *)(blk + 256);
+    y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_load_ps(d), _mm256_set1_ps(dx)), y);
+    if (withMin) y = _mm256_fmadd_ps(_mm256_load_ps(d + 8), _mm256_set1_ps(sx), y);
+    return y;
+}
+
+/// AVX2: u8 × s8 pairs through maddubs (no saturation: |u| ≤ 15, or |w| ≤ 128 with the sign moved
+/// onto x for Q8_0), then pairs of pairs through madd.
+TLLM_AVX2 static void dots_avx2(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
+    const int64_t nb = K / 32;
+    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
+    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t offset = code_offset(type, 0);
+    const int withMin = type == TLLM_Q4_1, signedCodes = type == TLLM_Q8_0;
+    __m256 y = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = prep + b * PREP_BLOCK;
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
+        for (int r = 0; r < 8; r++) {
+            __m256i u = _mm256_load_si256((const __m256i *)(blk + 32 * r));
+            __m256i prod = signedCodes ? _mm256_maddubs_epi16(_mm256_sign_epi8(u, u), _mm256_sign_epi8(x, u))
+                                       : _mm256_maddubs_epi16(u, x);
+            p[r] = _mm256_madd_epi16(prod, ones);
+        }
+        __m256i isum = reduce8_epi32(p);
+        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
+        y = block_step(isum, blk, dx[b], sx[b], withMin, y);
+    }
+    _mm256_storeu_ps(out, y);
+}
+
+/// AVX-512 VNNI: one vpdpbusd per row and block (Q8_0 codes stored + 128, offset 128).
+TLLM_VNNI static void dots_vnni(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
+    const int64_t nb = K / 32;
+    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
+    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
+    const int32_t offset = code_offset(type, 1);
+    const int withMin = type == TLLM_Q4_1;
+    __m256 y = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = prep + b * PREP_BLOCK;
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
+        for (int r = 0; r < 8; r++)
+            p[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_load_si256((const __m256i *)(blk + 32 * r)), x);
+        __m256i isum = reduce8_epi32(p);
+        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
+        y = block_step(isum, blk, dx[b], sx[b], withMin, y);
+    }
+    _mm256_storeu_ps(out, y);
+}
+
+// Decode (one or two tokens): laying a row block out first costs more than the dot products, so
+// these read the GGUF blocks directly: the same integer sums and float steps as above.
+
+/// Bytes of one GGUF block of the type.
+static int64_t block_bytes(tllm_wtype type) { return type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34; }
+
+/// The eight rows' block scales d (and Q4_1 minimums m) as floats, from one gather of the 4 bytes
+/// at each row's block start (`rowOffsets` = r · rowBytes).
+TLLM_AVX2 static inline void gather_scales(const uint8_t *block0, __m256i rowOffsets, __m256 *d, __m256 *m) {
+    __m256i g = _mm256_i32gather_epi32((const int *)block0, rowOffsets, 1);
+    const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
+                                          0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
+    __m256i s = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, pick), 0xd8);  // d0…d7, m0…m7 as fp16
+    *d = _mm256_cvtph_ps(_mm256_castsi256_si128(s));
+    *m = _mm256_cvtph_ps(_mm256_extracti128_si256(s, 1));
+}
+
+/// A block's 16 nibble bytes as 32 codes in element order (low nibbles, then high nibbles).
+TLLM_AVX2 static inline __m256i unpack_nibbles(const uint8_t *p) {
+    __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
+    return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+/// The float steps of one block for eight rows, from gathered scales.
+TLLM_AVX2 static inline __m256 direct_step(__m256i isum, __m256 d, __m256 m, float dx, float sx, int withMin, __m256 y) {
+    y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(dx)), y);
+    if (withMin) y = _mm256_fmadd_ps(m, _mm256_set1_ps(sx), y);
+    return y;
+}
+
+#define DIRECT_PROLOGUE                                                                              \
+    const int64_t nb = K / 32, bytes = block_bytes(type);                                            \
+    const int64_t codes = type == TLLM_Q4_1 ? 4 : 2;                                                 \
+    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);                    \
+    const int32_t *qsum = row_sum((uint8_t *)xrow, K);                                               \
+    const int withMin = type == TLLM_Q4_1;                                                           \
+    const __m256i rowOffsets = _mm256_setr_epi32(0, (int)rowBytes, (int)(2 * rowBytes), (int)(3 * rowBytes), \
+        (int)(4 * rowBytes), (int)(5 * rowBytes), (int)(6 * rowBytes), (int)(7 * rowBytes));        \
+    const int linesPerBlock = next ? (int)((8 * rowBytes / 64 + nb) / nb) : 0;                       \
+    __m256 y = _mm256_setzero_ps();
+
+TLLM_AVX2 static void direct_avx2(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,
+                                  const uint8_t *next, float *out) {
+    DIRECT_PROLOGUE
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int32_t offset = code_offset(type, 0);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < linesPerBlock; j++) _mm_prefetch((const char *)next + (b * linesPerBlock + j) * 64, _MM_HINT_T0);
+        const uint8_t *blk = w0 + b * bytes;
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *c = blk + r * rowBytes + codes;
+            __m256i prod;
+            if (type == TLLM_Q8_0) {
+                __m256i u = _mm256_loadu_si256((const __m256i *)c);
+                prod = _mm256_maddubs_epi16(_mm256_sign_epi8(u, u), _mm256_sign_epi8(x, u));
+            } else {
+                prod = _mm256_maddubs_epi16(unpack_nibbles(c), x);
+            }
+            p[r] = _mm256_madd_epi16(prod, ones);
+        }
+        __m256i isum = reduce8_epi32(p);
+        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
+        __m256 d, m;
+        gather_scales(blk, rowOffsets, &d, &m);
+        y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
+    }
+    _mm256_storeu_ps(out, y);
+}
+
+TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,
+                                  const uint8_t *next, float *out) {
+    DIRECT_PROLOGUE
+    const int32_t offset = code_offset(type, 1);
+    const __m256i flip = _mm256_set1_epi8((char)0x80);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int j = 0; j < linesPerBlock; j++) _mm_prefetch((const char *)next + (b * linesPerBlock + j) * 64, _MM_HINT_T0);
+        const uint8_t *blk = w0 + b * bytes;
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
+        for (int r = 0; r < 8; r++) {
+            const uint8_t *c = blk + r * rowBytes + codes;
+            __m256i u = type == TLLM_Q8_0 ? _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)c), flip) : unpack_nibbles(c);
+            p[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+        }
+        __m256i isum = reduce8_epi32(p);
+        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
+        __m256 d, m;
+        gather_scales(blk, rowOffsets, &d, &m);
+        y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
+    }
+    _mm256_storeu_ps(out, y);
+}
+#endif
+
+void tllm_q8_block_dots(const uint8_t *W, tllm_wtype type, size_t rowBytes, int64_t K, int64_t r0, int rows,
+                        const uint8_t *XQ, int64_t T, uint8_t *prep, float *D) {
+    const uint8_t *w[8];
+    for (int r = 0; r < rows; r++) w[r] = W + (size_t)(r0 + r) * rowBytes;
+    int vnni = tllm_use_vnni();
+#if defined(__x86_64__)
+    const uint8_t *next = W + (size_t)(r0 + rows) * rowBytes;
+    if (T <= 2 && rows == 8 && tllm_use_avx2()) {
+        const size_t stride = tllm_q8_row_bytes(K);
+        for (int64_t t = 0; t < T; t++) {
+            const uint8_t *xrow = XQ + (size_t)t * stride, *pf = t + 1 == T ? next : NULL;
+            if (vnni) direct_vnni(w[0], rowBytes, type, K, xrow, pf, D + t * 8);
+            else direct_avx2(w[0], rowBytes, type, K, xrow, pf, D + t * 8);
+        }
+        return;
+    }
+    // The same rows of the next block stream in while these are laid out and multiplied.
+    for (size_t line = 0; line < (size_t)rows * rowBytes; line += 64) _mm_prefetch((const char *)next + line, _MM_HINT_T0);
+#endif
+    prepare_rows(w, rows, type, K, vnni, prep);
+    const size_t stride = tllm_q8_row_bytes(K);
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *xrow = XQ + (size_t)t * stride;
+        float *out = D + t * 8;
+#if defined(__x86_64__)
+        if (vnni) { dots_vnni(prep, type, K, xrow, out); continue; }
+        if (tllm_use_avx2()) { dots_avx2(prep, type, K, xrow, out); continue; }
+#endif
+        dots_scalar(prep, type, K, xrow, out);
+    }
+}

@@ -1,0 +1,114 @@
+// The int8-activation (W4A8) linear against an independent Swift rendering of its arithmetic.
+import Testing
+import TLLMBackend
+import TLLMKernels
+
+/// What the W4A8 path defines, written out in Swift: each token's 32-value blocks quantized to
+/// int8 (d = amax / 127, round half to even), exact integer block sums, then per block
+/// y = fma(Σ w·q, d_w · d_x, y) and, for Q4_1, y = fma(m, d_x · Σq, y).
+func w4a8Reference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int, x: [Float], tokens: Int) -> [Float] {
+    let blockBytes = type.rowBytes(32)!, nb = k / 32
+    func half(_ i: Int) -> Float { Float(Float16(bitPattern: UInt16(bytes[i]) | UInt16(bytes[i + 1]) << 8)) }
+    var y = [Float](repeating: 0, count: tokens * n)
+    for t in 0..<tokens {
+        var q = [Int](repeating: 0, count: k), dx = [Float](repeating: 0, count: nb), sx = dx, qsum = [Int](repeating: 0, count: nb)
+        for b in 0..<nb {
+            let block = x[(t * k + 32 * b)..<(t * k + 32 * b + 32)]
+            let d = block.map { abs($0) }.max()! / 127
+            let inverse: Float = d != 0 ? 1 / d : 0
+            for i in 0..<32 { q[32 * b + i] = Int(min(127, max(-127, (block[block.startIndex + i] * inverse).rounded(.toNearestOrEven)))) }
+            qsum[b] = q[(32 * b)..<(32 * b + 32)].reduce(0, +)
+            dx[b] = d
+            sx[b] = d * Float(qsum[b])
+        }
+        for r in 0..<n {
+            var acc: Float = 0
+            for b in 0..<nb {
+                let at = (r * nb + b) * blockBytes
+                var isum = 0
+                for i in 0..<32 {
+                    let w: Int
+                    switch type {
+                    case .q8_0: w = Int(Int8(bitPattern: bytes[at + 2 + i]))
+                    case .q4_0: w = Int(i < 16 ? bytes[at + 2 + i] & 0x0f : bytes[at + 2 + i - 16] >> 4) - 8
+                    default: w = Int(i < 16 ? bytes[at + 4 + i] & 0x0f : bytes[at + 4 + i - 16] >> 4)
+                    }
+                    isum += w * q[32 * b + i]
+                }
+                acc = acc.addingProduct(Float(isum), half(at) * dx[b])
+                if type == .q4_1 { acc = acc.addingProduct(half(at + 2), sx[b]) }
+            }
+            y[t * n + r] = acc
+        }
+    }
+    return y
+}
+
+@Suite("int8-activation linear", .serialized)
+struct Int8ActivationKernelTests {
+    /// Activations with an outlier block (2e4, as SmolLM2's hidden state has) and an all-zero block.
+    static func activations(tokens: Int, columns k: Int) -> [Float] {
+        var rng = SeededRNG(11)
+        var x = (0..<tokens * k).map { _ in Float.random(in: -3...3, using: &rng) }
+        for t in 0..<tokens {
+            x[t * k + 5] = 2e4 * (t % 2 == 0 ? 1 : -1)
+            for i in 32..<64 { x[t * k + i] = 0 }
+        }
+        return x
+    }
+
+    @Test("equals its definition bit for bit, for every type, token count and ISA path",
+          arguments: [DType.q4_0, .q4_1, .q8_0])
+    func matchesDefinition(type: DType) {
+        let (n, k) = (21, 128)   // two full 8-row blocks and a 5-row tail; four 32-value blocks
+        let bytes = randomBlocks(type, rows: n, columns: k, seed: 21)
+        let storage = TensorStorage(byteCount: bytes.count) { b in bytes.withUnsafeBytes { b.copyMemory(from: $0) } }
+        let w = Tensor(shape: [n, k], dtype: type, storage: storage).multiplied(with: .int8)
+        #expect(w.activations == .int8)
+        for tokens in [1, 2, 3, 6] {
+            var x = Self.activations(tokens: tokens, columns: k)
+            let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
+            for path in ["native", "avx2", "scalar"] {
+                if path == "avx2" { tllm_force_avx2(1) }
+                if path == "scalar" { tllm_force_scalar(1) }
+                var y = [Float](repeating: .nan, count: tokens * n)
+                x.withUnsafeMutableBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
+                                            into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
+                    }
+                }
+                tllm_force_avx2(0)
+                tllm_force_scalar(0)
+                #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(type), \(tokens) tokens, \(path) path")
+            }
+        }
+    }
+
+    @Test("stays close to the float32 linear (the cost of 8-bit activations) and float32 weights keep float32")
+    func closeToFloat() {
+        let (n, k, tokens) = (16, 256, 2)
+        let q = tensor(.q4_1, rows: n, columns: k, seed: 4)
+        var rng = SeededRNG(8)
+        var x = (0..<tokens * k).map { _ in Float.random(in: -1...1, using: &rng) }
+        func run(_ w: Tensor) -> [Float] {
+            var y = [Float](repeating: 0, count: tokens * n)
+            x.withUnsafeMutableBufferPointer { xb in
+                y.withUnsafeMutableBufferPointer { yb in
+                    CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
+                                        into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
+                }
+            }
+            return y
+        }
+        let exact = run(q), int8 = run(q.multiplied(with: .int8))
+        // Per element the int8 rounding error is at most d_x / 2 = amax / 254; over 256 terms of
+        // |w| ≤ ~0.8 it stays well below 1 % of Σ|w·x|.
+        let scale = exact.map { abs($0) }.max()!
+        let worst = zip(exact, int8).map { abs($0 - $1) }.max()!
+        #expect(worst > 0 && worst < 0.02 * scale, "worst \(worst) vs scale \(scale)")
+        let f32 = tensor(.f32, rows: n, columns: k, seed: 4)
+        #expect(f32.multiplied(with: .int8).activations == .float32)
+        #expect(run(f32.multiplied(with: .int8)) == run(f32))
+    }
+}
