@@ -13,13 +13,17 @@ public enum ActivationPrecision: String, Sendable, Codable, CaseIterable {
     /// int8 activations, one float scale per 32 values (W4A8 / W8A8).
     case int8
 
-    /// The kernels' name for an input of this precision against weights of `dtype`.
+    /// The kernels' name for an input of this precision against weights of `dtype` (the
+    /// interleaved W4A8 formats take int8 whatever is asked).
     public func kernelInput(for dtype: DType) -> tllm_input_type {
-        self == .int8 && dtype.takesInt8Activations ? TLLM_INPUT_Q8 : TLLM_INPUT_F32
+        (self == .int8 && dtype.takesInt8Activations) || dtype.interleavedBase != nil ? TLLM_INPUT_Q8 : TLLM_INPUT_F32
     }
 }
 
 extension DType {
-    /// Whether linears over weights of this type have an int8-activation kernel (GGUF Q4_0, Q4_1, Q8_0).
-    public var takesInt8Activations: Bool { self == .q4_0 || self == .q4_1 || self == .q8_0 }
+    /// Whether linears over weights of this type have an int8-activation kernel (GGUF Q4_0, Q4_1,
+    /// Q8_0, and the interleaved W4A8 formats, which have only that one).
+    public var takesInt8Activations: Bool {
+        self == .q4_0 || self == .q4_1 || self == .q8_0 || interleavedBase != nil
+    }
 }

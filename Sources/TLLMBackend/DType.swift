@@ -25,12 +25,18 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case int4G128 = "int4_g128"
     /// FP8: a row is a float32 scale then one E4M3 byte per element; x = scale * e4m3(q).
     case fp8Row = "fp8_e4m3_row"
+    /// W4A8: GGUF Q4_0 blocks with every 8 rows interleaved for the int8-activation kernel (the
+    /// layout is in tllm_kernels.h). Same bytes per row; the row count is a multiple of 8; linears
+    /// over it always quantize their input to int8.
+    case q4_0x8 = "q4_0_x8"
+    /// W4A8: GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
+    case q4_1x8 = "q4_1_x8"
 
     /// Elements per block (1 for plain types).
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .int8, .int8Row, .fp8Row: 1
-        case .q4_0, .q4_1, .q8_0, .int4G32: 32
+        case .q4_0, .q4_1, .q8_0, .int4G32, .q4_0x8, .q4_1x8: 32
         case .int4G64: 64
         case .int4G128: 128
         }
@@ -42,8 +48,8 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .f32: 4
         case .f16, .bf16: 2
         case .int8, .int8Row, .fp8Row: 1
-        case .q4_0: 18
-        case .q4_1: 20
+        case .q4_0, .q4_0x8: 18
+        case .q4_1, .q4_1x8: 20
         case .q8_0: 34
         case .int4G32: 20
         case .int4G64: 36
@@ -69,6 +75,12 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         }
     }
 
+    /// Rows stored together (8 for the interleaved W4A8 formats): a tensor's row count must be a multiple.
+    public var rowsInterleaved: Int { self == .q4_0x8 || self == .q4_1x8 ? 8 : 1 }
+
+    /// The GGUF format an interleaved W4A8 format was made from (nil for every other type).
+    public var interleavedBase: DType? { self == .q4_0x8 ? .q4_0 : self == .q4_1x8 ? .q4_1 : nil }
+
     /// Whether this is a block-quantized GGUF format.
     public var isBlockQuantized: Bool { blockSize > 1 }
 
@@ -89,7 +101,8 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     }
 
     /// Bytes a tensor of `shape` (row-major, rows of `shape.last` elements) takes, or nil if a
-    /// dimension is negative, the rows are not whole blocks, or the size overflows.
+    /// dimension is negative, the rows are not whole blocks (or, interleaved, whole row groups),
+    /// or the size overflows.
     public func byteCount(shape: [Int]) -> Int? {
         guard shape.allSatisfy({ $0 >= 0 }) else { return nil }
         let rowLength = shape.last ?? 1
@@ -100,6 +113,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
             if overflow { return nil }
             rows = r
         }
+        guard rows % rowsInterleaved == 0 else { return nil }
         let (bytes, overflow) = rows.multipliedReportingOverflow(by: perRow)
         return overflow ? nil : bytes
     }

@@ -42,7 +42,7 @@ public struct Tensor: Sendable {
     /// Byte offset of element 0 inside `storage`.
     public let byteOffset: Int
     /// The precision of the inputs a linear layer multiplies this weight with (set by the engine
-    /// from its ``ActivationPrecision`` build setting; float32 unless the weight takes int8).
+    /// from its ``ActivationPrecision`` build setting; always int8 for the interleaved W4A8 formats).
     public let activations: ActivationPrecision
 
     /// - Precondition: the bytes for `shape` in `dtype` fit inside `storage` from `byteOffset`.
@@ -53,7 +53,7 @@ public struct Tensor: Sendable {
         self.dtype = dtype
         self.storage = storage
         self.byteOffset = byteOffset
-        self.activations = .float32
+        self.activations = dtype.interleavedBase != nil ? .int8 : .float32
     }
 
     private init(_ tensor: Tensor, activations: ActivationPrecision) {
@@ -67,7 +67,8 @@ public struct Tensor: Sendable {
     /// The same bytes, multiplied with inputs of `precision` where its type has such a kernel
     /// (int8 for GGUF Q4_0/Q4_1/Q8_0 matrices; anything else stays float32).
     public func multiplied(with precision: ActivationPrecision) -> Tensor {
-        Tensor(self, activations: precision == .int8 && shape.count == 2 && dtype.takesInt8Activations ? .int8 : .float32)
+        let int8 = dtype.interleavedBase != nil || (precision == .int8 && shape.count == 2 && dtype.takesInt8Activations)
+        return Tensor(self, activations: int8 ? .int8 : .float32)
     }
 
     /// A float32 tensor holding a copy of `values`.
@@ -98,6 +99,13 @@ public struct Tensor: Sendable {
 
     /// Every element as float32, dequantized exactly.
     public func floats() -> [Float] {
+        if let base = dtype.interleavedBase {
+            // Interleaved rows are not addressable one by one: restore the GGUF rows first.
+            let storage = TensorStorage(byteCount: byteCount) { buffer in
+                tllm_unpack_x8(dtype.kernelType, pointer, Int64(rowCount), Int64(rowLength), buffer.baseAddress)
+            }
+            return Tensor(shape: shape, dtype: base, storage: storage).floats()
+        }
         var out = [Float](repeating: 0, count: elementCount)
         let rowBytes = dtype.rowBytes(rowLength)!
         out.withUnsafeMutableBufferPointer { dst in
@@ -124,6 +132,8 @@ extension DType {
         case .int4G64: TLLM_INT4_G64
         case .int4G128: TLLM_INT4_G128
         case .fp8Row: TLLM_FP8_ROW
+        case .q4_0x8: TLLM_Q4_0_X8
+        case .q4_1x8: TLLM_Q4_1_X8
         case .int8: preconditionFailure("int8 weights have no kernel")
         }
     }

@@ -209,11 +209,13 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     }
 }
 
-/// The int8 input rows for a call that asked for them and has a weight (of `a` or `b`) that takes
-/// them: quantized once on the calling thread's scratch, read by every row block. NULL: float32.
+/// The int8 input rows for a call that asked for them (or has a weight that only takes them) and
+/// has a weight (of `a` or `b`) that takes them: quantized once on the calling thread's scratch,
+/// read by every row block. NULL: float32.
 static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
                                       int64_t T, int64_t K) {
-    if (input != TLLM_INPUT_Q8 || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
+    int wanted = input == TLLM_INPUT_Q8 || tllm_q8_required(a) || tllm_q8_required(b);
+    if (!wanted || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
     uint8_t *XQ = (uint8_t *)tllm_scratch(4, (int64_t)(T * tllm_q8_row_bytes(K) / 4));
     tllm_q8_quantize(X, ldx, T, K, XQ);
     return XQ;

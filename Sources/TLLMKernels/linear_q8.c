@@ -21,9 +21,13 @@
 #include <math.h>
 #include <string.h>
 
+static int is_x8(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8; }
+
 int tllm_q8_supports(tllm_wtype type) {
-    return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0;
+    return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
 }
+
+int tllm_q8_required(tllm_wtype type) { return is_x8(type); }
 
 // ---- Activations ------------------------------------------------------------------------------
 // One token's row: K int8 codes, then K/32 floats d, K/32 floats s, K/32 int32 Σq.
@@ -265,8 +269,15 @@ static int64_t block_bytes(tllm_wtype type) { return type == TLLM_Q4_1 ? 20 : ty
 
 /// The eight rows' block scales d (and Q4_1 minimums m) as floats, from one gather of the 4 bytes
 /// at each row's block start (`rowOffsets` = r · rowBytes).
-TLLM_AVX2 static inline void gather_scales(const uint8_t *block0, __m256i rowOffsets, __m256 *d, __m256 *m) {
+TLLM_AVX2 static inline void gather_scales(const uint8_t *block0, size_t rowBytes, __m256i rowOffsets, __m256 *d, __m256 *m) {
+#ifdef Q8_GATHER
     __m256i g = _mm256_i32gather_epi32((const int *)block0, rowOffsets, 1);
+#else
+    (void)rowOffsets;
+    int32_t v[8];
+    for (int r = 0; r < 8; r++) memcpy(&v[r], block0 + r * rowBytes, 4);
+    __m256i g = _mm256_loadu_si256((const __m256i *)v);
+#endif
     const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
     __m256i s = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, pick), 0xd8);  // d0…d7, m0…m7 as fp16
@@ -321,14 +332,16 @@ TLLM_AVX2 static void direct_avx2(const uint8_t *w0, size_t rowBytes, tllm_wtype
         __m256i isum = reduce8_epi32(p);
         if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
         __m256 d, m;
-        gather_scales(blk, rowOffsets, &d, &m);
+        gather_scales(blk, rowBytes, rowOffsets, &d, &m);
         y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
     }
     _mm256_storeu_ps(out, y);
 }
 
-TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,
-                                  const uint8_t *next, float *out) {
+/// One row block against one token with VNNI; `type` is a constant in each caller below.
+TLLM_VNNI static inline __attribute__((always_inline)) void
+direct_vnni_body(const uint8_t *w0, size_t rowBytes, const tllm_wtype type, int64_t K, const uint8_t *xrow,
+                 const uint8_t *next, float *out) {
     DIRECT_PROLOGUE
     const int32_t offset = code_offset(type, 1);
     const __m256i flip = _mm256_set1_epi8((char)0x80);
@@ -344,18 +357,153 @@ TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype
         __m256i isum = reduce8_epi32(p);
         if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
         __m256 d, m;
-        gather_scales(blk, rowOffsets, &d, &m);
+        gather_scales(blk, rowBytes, rowOffsets, &d, &m);
         y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
     }
     _mm256_storeu_ps(out, y);
+}
+
+TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,
+                                  const uint8_t *next, float *out) {
+    switch (type) {
+    case TLLM_Q4_1: direct_vnni_body(w0, rowBytes, TLLM_Q4_1, K, xrow, next, out); break;
+    case TLLM_Q4_0: direct_vnni_body(w0, rowBytes, TLLM_Q4_0, K, xrow, next, out); break;
+    default: direct_vnni_body(w0, rowBytes, TLLM_Q8_0, K, xrow, next, out); break;
+    }
+}
+#endif
+
+// ---- 8-row interleaved weights (Q4_0_X8, Q4_1_X8) -----------------------------------------------
+// Lane r of one vpdpbusd holds row r's four codes of a column group, against those four input
+// codes broadcast: the eight rows' block sums come out in one vector with no horizontal step,
+// and a row block's bytes are contiguous. Same integer sums and float steps as above.
+
+/// Bytes of one 8-row × 32-column block and of its scale header (8 d, then for Q4_1 8 m).
+static int64_t x8_header(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
+
+static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
+                      float *D) {
+    const int64_t nb = K / 32, header = x8_header(base), bytes = header + 128;
+    const int32_t offset = base == TLLM_Q4_0 ? 8 : 0;
+    for (int64_t t = 0; t < T; t++) {
+        const uint8_t *xrow = XQ + (size_t)t * stride;
+        const int8_t *q = (const int8_t *)xrow;
+        const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
+        const int32_t *qsum = row_sum((uint8_t *)xrow, K);
+        for (int r = 0; r < 8; r++) {
+            float y = 0;
+            for (int64_t b = 0; b < nb; b++) {
+                const uint8_t *blk = blk0 + b * bytes;
+                int32_t isum = 0;
+                for (int g = 0; g < 4; g++)
+                    for (int j = 0; j < 4; j++) {
+                        uint8_t c = blk[header + 32 * g + 4 * r + j];
+                        isum += (c & 0x0f) * q[32 * b + 4 * g + j] + (c >> 4) * q[32 * b + 16 + 4 * g + j];
+                    }
+                isum -= offset * qsum[b];
+                y = fmaf((float)isum, f16(blk + 2 * r) * dx[b], y);
+                if (base == TLLM_Q4_1) y = fmaf(f16(blk + 16 + 2 * r), sx[b], y);
+            }
+            D[t * 8 + r] = y;
+        }
+    }
+}
+
+#if defined(__x86_64__)
+/// The loop shared by the AVX2 and VNNI bodies: per column block, the 8 code vectors (column
+/// groups 0–3 from low nibbles, 4–7 from high) are unpacked once and used for every token.
+/// DOT(acc, codes, x4) adds lane-wise Σ codes · x over each lane's four bytes.
+#define X8_LOOP(DOT)                                                                                        \
+    const int64_t nb = K / 32, header = x8_header(base), bytes = header + 128;                             \
+    const int32_t offset = base == TLLM_Q4_0 ? 8 : 0;                                                       \
+    const __m256i low4 = _mm256_set1_epi8(0x0f);                                                            \
+    __m256 y1 = _mm256_setzero_ps();                                                                        \
+    if (T > 1)                                                                                              \
+        for (int64_t t = 0; t < T; t++) _mm256_storeu_ps(D + t * 8, y1);                                   \
+    for (int64_t b = 0; b < nb; b++) {                                                                      \
+        const uint8_t *blk = blk0 + b * bytes;                                                              \
+        if (next)                                                                                           \
+            for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch((const char *)next + b * bytes + line, _MM_HINT_T0); \
+        __m256i codes[8];                                                                                   \
+        for (int g = 0; g < 4; g++) {                                                                       \
+            __m256i c = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * g));                       \
+            codes[g] = _mm256_and_si256(c, low4);                                                           \
+            codes[g + 4] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);                                 \
+        }                                                                                                   \
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));                            \
+        const __m256 m = base == TLLM_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16))) : d; \
+        for (int64_t t = 0; t < T; t++) {                                                                   \
+            const uint8_t *xrow = XQ + (size_t)t * stride;                                                  \
+            const int32_t *x4 = (const int32_t *)(xrow + 32 * b);                                           \
+            __m256i a0 = _mm256_setzero_si256(), a1 = _mm256_setzero_si256();                               \
+            for (int g = 0; g < 4; g++) {                                                                   \
+                a0 = DOT(a0, codes[g], _mm256_set1_epi32(x4[g]));                                           \
+                a1 = DOT(a1, codes[g + 4], _mm256_set1_epi32(x4[g + 4]));                                   \
+            }                                                                                               \
+            __m256i isum = _mm256_add_epi32(a0, a1);                                                        \
+            if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * row_sum((uint8_t *)xrow, K)[b])); \
+            __m256 y = T == 1 ? y1 : _mm256_loadu_ps(D + t * 8);                                            \
+            y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(row_d((uint8_t *)xrow, K)[b])), y); \
+            if (base == TLLM_Q4_1) y = _mm256_fmadd_ps(m, _mm256_set1_ps(row_s((uint8_t *)xrow, K)[b]), y); \
+            if (T == 1) y1 = y;                                                                             \
+            else _mm256_storeu_ps(D + t * 8, y);                                                            \
+        }                                                                                                   \
+    }                                                                                                       \
+    if (T == 1) _mm256_storeu_ps(D, y1);
+
+#define DOT_AVX2(acc, codes, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones))
+#define DOT_VNNI(acc, codes, x) _mm256_dpbusd_epi32(acc, codes, x)
+
+TLLM_AVX2 static inline __attribute__((always_inline)) void
+x8_avx2_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
+             const uint8_t *next, float *D) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    X8_LOOP(DOT_AVX2)
+}
+
+TLLM_VNNI static inline __attribute__((always_inline)) void
+x8_vnni_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
+             const uint8_t *next, float *D) {
+    X8_LOOP(DOT_VNNI)
+}
+
+TLLM_AVX2 static void x8_avx2(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
+                              const uint8_t *next, float *D) {
+    if (base == TLLM_Q4_1) x8_avx2_body(blk0, TLLM_Q4_1, K, XQ, stride, T, next, D);
+    else x8_avx2_body(blk0, TLLM_Q4_0, K, XQ, stride, T, next, D);
+}
+
+TLLM_VNNI static void x8_vnni(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
+                              const uint8_t *next, float *D) {
+    if (base == TLLM_Q4_1) {
+        if (T == 1) x8_vnni_body(blk0, TLLM_Q4_1, K, XQ, stride, 1, next, D);
+        else x8_vnni_body(blk0, TLLM_Q4_1, K, XQ, stride, T, next, D);
+    } else {
+        if (T == 1) x8_vnni_body(blk0, TLLM_Q4_0, K, XQ, stride, 1, next, D);
+        else x8_vnni_body(blk0, TLLM_Q4_0, K, XQ, stride, T, next, D);
+    }
 }
 #endif
 
 void tllm_q8_block_dots(const uint8_t *W, tllm_wtype type, size_t rowBytes, int64_t K, int64_t r0, int rows,
                         const uint8_t *XQ, int64_t T, uint8_t *prep, float *D) {
+    int vnni = tllm_use_vnni();
+    if (is_x8(type)) {
+        // Row counts are multiples of 8 (tllm_repack_x8), so r0 starts a contiguous 8-row block.
+        const uint8_t *blk0 = W + (size_t)r0 * rowBytes;
+        const tllm_wtype base = tllm_x8_base(type);
+        const size_t stride = tllm_q8_row_bytes(K);
+        (void)prep;
+#if defined(__x86_64__)
+        const uint8_t *next = blk0 + 8 * rowBytes;
+        if (vnni) { x8_vnni(blk0, base, K, XQ, stride, T, next, D); return; }
+        if (tllm_use_avx2()) { x8_avx2(blk0, base, K, XQ, stride, T, next, D); return; }
+#endif
+        x8_scalar(blk0, base, K, XQ, stride, T, D);
+        return;
+    }
     const uint8_t *w[8];
     for (int r = 0; r < rows; r++) w[r] = W + (size_t)(r0 + r) * rowBytes;
-    int vnni = tllm_use_vnni();
 #if defined(__x86_64__)
     const uint8_t *next = W + (size_t)(r0 + rows) * rowBytes;
     if (T <= 2 && rows == 8 && tllm_use_avx2()) {

@@ -4,8 +4,10 @@
 #define TLLM_Q8_H
 #include "tllm_kernels.h"
 
-/// Weight formats with an int8-activation kernel (Q4_0, Q4_1, Q8_0).
+/// Weight formats with an int8-activation kernel (Q4_0, Q4_1, Q8_0 and the 8-row interleaved Q4s).
 int tllm_q8_supports(tllm_wtype type);
+/// Weight formats that have only the int8-activation kernel (the 8-row interleaved Q4s).
+int tllm_q8_required(tllm_wtype type);
 /// Bytes of one quantized activation row of K values (K a multiple of 32).
 size_t tllm_q8_row_bytes(int64_t K);
 /// Quantizes T rows of K floats (row stride ldx) into T rows of tllm_q8_row_bytes(K) at `dst`.

@@ -43,6 +43,29 @@ struct Int8ActivationTests {
         #expect(Double(agree) >= 0.85 * Double(positions))
     }
 
+    @Test("The build interleaves the Q4_1 layers, keeps the Q8_0 table, and the engine file round-trips bit for bit")
+    func engineLayoutAndFile() throws {
+        let llm = try Self.llm.get()
+        let types = Set(llm.engine.weights.values.map(\.dtype))
+        #expect(types.contains(.q4_1x8) && !types.contains(.q4_1) && types.contains(.q8_0))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("int8-\(getpid()).engine").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try llm.engine.serialize(to: path)
+        let loaded = try Engine.deserialize(from: path)
+        #expect(loaded.buildConfig.quantization.activations == .int8)
+        let ids = try TeacherForcedReference.load().prompts[0].prompt_token_ids
+        let a = try ModelEngine(llm.engine), b = try ModelEngine(loaded)
+        func logits(_ engine: ModelEngine) throws -> [Float] {
+            var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: 256, enableBlockReuse: false),
+                                        numLayers: engine.engine.config.numHiddenLayers, kvDim: engine.engine.config.kvDim)
+            _ = kv.reserve(0, tokens: ids.count)
+            let out = try engine.forward(ForwardBatch(sequences: [.init(tokens: ids, startPosition: 0, blockTable: kv.blockTable(0))]),
+                                         cache: kv.cache)
+            return Array(out.row(0))
+        }
+        #expect(try logits(a).map(\.bitPattern) == logits(b).map(\.bitPattern))
+    }
+
     @Test("The demo prompt still answers \" Paris\"")
     func demoPrompt() throws {
         let output = try Self.llm.get().generate(["The capital of France is"], .greedy(maxTokens: 4))[0]

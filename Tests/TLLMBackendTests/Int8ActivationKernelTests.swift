@@ -85,6 +85,43 @@ struct Int8ActivationKernelTests {
         }
     }
 
+    @Test("8-row interleaved Q4 weights give the same bits as their GGUF rows, and dequantize to the same values",
+          arguments: [DType.q4_0, .q4_1])
+    func interleavedMatchesDefinition(type: DType) {
+        let (n, k) = (24, 128)
+        let bytes = randomBlocks(type, rows: n, columns: k, seed: 33)
+        let x8: DType = type == .q4_0 ? .q4_0x8 : .q4_1x8
+        let storage = TensorStorage(byteCount: bytes.count) { buffer in
+            bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
+        }
+        let w = Tensor(shape: [n, k], dtype: x8, storage: storage)
+        #expect(w.activations == .int8)
+        #expect(storage.byteCount == bytes.count && !bytes.elementsEqual(UnsafeRawBufferPointer(start: storage.base, count: bytes.count)))
+        let gguf = Tensor(shape: [n, k], dtype: type, storage: TensorStorage(byteCount: bytes.count) { b in
+            bytes.withUnsafeBytes { b.copyMemory(from: $0) }
+        })
+        #expect(w.floats().map(\.bitPattern) == gguf.floats().map(\.bitPattern))
+        for tokens in [1, 2, 3, 6] {
+            var x = Self.activations(tokens: tokens, columns: k)
+            let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
+            for path in ["native", "avx2", "scalar"] {
+                if path == "avx2" { tllm_force_avx2(1) }
+                if path == "scalar" { tllm_force_scalar(1) }
+                var y = [Float](repeating: .nan, count: tokens * n)
+                x.withUnsafeMutableBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        // Asked for float32 inputs: an interleaved weight takes int8 whatever is asked.
+                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w.multiplied(with: .float32),
+                                            bias: nil, into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
+                    }
+                }
+                tllm_force_avx2(0)
+                tllm_force_scalar(0)
+                #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(x8), \(tokens) tokens, \(path) path")
+            }
+        }
+    }
+
     @Test("stays close to the float32 linear (the cost of 8-bit activations) and float32 weights keep float32")
     func closeToFloat() {
         let (n, k, tokens) = (16, 256, 2)
