@@ -37,4 +37,5 @@ W4A16 group 64 + AWQ|--quant w4a16 --group-size 64 --awq
 W4A16 group 32|--quant w4a16 --group-size 32
 W4A16 group 32 + AWQ|--quant w4a16 --group-size 32 --awq
 GGUF-native + int8 KV cache|--quant gguf_native --kv-cache-dtype int8
+GGUF-native, int8 activations (W4A8)|--quant gguf_native --activation int8
 MODES

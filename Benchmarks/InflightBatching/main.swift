@@ -40,13 +40,16 @@ struct Options: ParsableArguments {
     @Option(help: "Tokens each request generates.") var outputTokens = 128
     @Option(help: "Prompt length of each request.") var promptTokens = 32
     @Option(help: "Alternating rounds; medians are reported.") var repetitions = 3
+    @Option(help: "Activations in the matrix products: float32 (the targets) or int8 (the opt-in W4A8 path).")
+    var activation: ActivationPrecision = .float32
 }
 
 let options = Options.parseOrExit()
 options.model.applyThreads()
 let gguf = try GGUFFile(path: options.model.model)
 let tokenizer = try Tokenizer(gguf: gguf)
-let engine = try Builder.build(try CheckpointLoader.load(gguf), BuildConfig(maxBatchSize: max(options.concurrency, 1)))
+let engine = try Builder.build(try CheckpointLoader.load(gguf), BuildConfig(maxBatchSize: max(options.concurrency, 1),
+                                                                                  quantization: QuantConfig(activations: options.activation)))
 let modelEngine = try ModelEngine(engine)
 let text = String(repeating: "The quick brown fox jumps over the lazy dog while the cat watches from the warm window sill. ", count: 20)
 let base = tokenizer.encode(text, parseSpecial: false)
@@ -67,14 +70,14 @@ for _ in 0..<options.repetitions {
 let s = median(single), b = median(batched), e2e = median(batchedEndToEnd)
 /// FLOPs per decoded token in the linears (LM head included; attention excluded): 2 per weight.
 let flopsPerToken = 2.0 * Double(engine.weights.values.filter { $0.shape.count == 2 }.reduce(0) { $0 + $1.elementCount })
-print("bench-inflight: \(CPUBackend().description), prompt \(options.promptTokens) tokens, \(options.outputTokens) output tokens, \(options.repetitions) repetitions (medians)")
+print("bench-inflight: \(CPUBackend().description), \(options.activation.rawValue) activations, prompt \(options.promptTokens) tokens, \(options.outputTokens) output tokens, \(options.repetitions) repetitions (medians)")
 print("| requests | decode tokens/s (aggregate) | per request |")
 print("| ---: | ---: | ---: |")
 print("| 1 | \(round1(s)) | \(round1(s)) |")
 print("| \(options.concurrency) | \(round1(b)) | \(round1(b / Double(options.concurrency))) |")
 print("ratio \(options.concurrency) concurrent / single: \(round1(b / s))×")
 print("end to end (prefill of every prompt included): \(round1(e2e)) tokens/s aggregate")
-print("{\"single_tps\": \(round1(s)), \"concurrent_tps\": \(round1(b)), \"concurrent_end_to_end_tps\": \(round1(e2e)), "
+print("{\"activation\": \"\(options.activation.rawValue)\", \"single_tps\": \(round1(s)), \"concurrent_tps\": \(round1(b)), \"concurrent_end_to_end_tps\": \(round1(e2e)), "
       + "\"concurrency\": \(options.concurrency), \"ratio\": \(round1(b / s)), \"concurrent_linear_GFLOP_per_s\": \(round1(b * flopsPerToken / 1e9))}")
 
 func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }

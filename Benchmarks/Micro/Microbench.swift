@@ -81,7 +81,7 @@ struct Decode: ParsableCommand {
             }
             best = max(best, Double(tokens) / (ms(now() - start) / 1000))
         }
-        print("{\"quant\": \"\(options.quant)\", \"kv\": \"\(options.kvCacheDtype)\", \"weight_bytes\": \(engine.engine.weightBytes), \"decode_tokens_per_s\": \(best)}")
+        print("{\"quant\": \"\(options.quant)\", \"activation\": \"\(options.activation)\", \"kv\": \"\(options.kvCacheDtype)\", \"weight_bytes\": \(engine.engine.weightBytes), \"decode_tokens_per_s\": \(best)}")
     }
 }
 
@@ -113,6 +113,6 @@ struct Perplexity: ParsableCommand {
             }
             start += ctx
         }
-        print("{\"quant\": \"\(options.quant)\", \"kv\": \"\(options.kvCacheDtype)\", \"perplexity\": \(exp(nll / Double(scored))), \"tokens\": \(scored), \"weight_bytes\": \(engine.engine.weightBytes)}")
+        print("{\"quant\": \"\(options.quant)\", \"activation\": \"\(options.activation)\", \"kv\": \"\(options.kvCacheDtype)\", \"perplexity\": \(exp(nll / Double(scored))), \"tokens\": \(scored), \"weight_bytes\": \(engine.engine.weightBytes)}")
     }
 }

@@ -17,8 +17,6 @@ struct Options: ParsableArguments {
     var activation: ActivationPrecision = .float32
 }
 
-extension ActivationPrecision: ExpressibleByArgument {}
-
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
 
 let options = Options.parseOrExit()

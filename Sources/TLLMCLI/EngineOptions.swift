@@ -80,3 +80,6 @@ public struct EngineOptions: ParsableArguments {
                            plugins: plugins, pluginDefault: pluginDefault, quantization: quantConfig, kvCacheDType: kvCacheDType)
     }
 }
+
+/// `--activation float32|int8` for the benchmarks that take the precision directly.
+extension ActivationPrecision: ExpressibleByArgument {}

@@ -73,6 +73,7 @@ struct Build: ParsableCommand {
         print("Built engine: \(output)")
         print("  model          \(c.architecture.rawValue), \(c.numHiddenLayers) layers, hidden \(c.hiddenSize), vocab \(c.vocabSize) (from \(checkpoint))")
         print("  quantization   \(quant); weights \(mib(before)) → \(mib(final.weightBytes))")
+        print("  activations    \(q.activations.rawValue)\(q.activations == .int8 ? " (W4A8: int8 per 32 values into the Q4/Q8 linears)" : "")")
         print("  kv cache       \(b.kvCacheDType.rawValue)")
         print("  plugins        \(final.pluginNames.isEmpty ? "none" : final.pluginNames.joined(separator: ", "))")
         print("  limits         max_batch_size \(b.maxBatchSize), max_seq_len \(final.maxSeqLen), max_num_tokens \(b.maxNumTokens)")
@@ -98,7 +99,7 @@ struct Verify: ParsableCommand {
         }
         let q = engine.buildConfig.quantization
         print("OK \(file): format v\(EngineFileFormat.version), \(engine.weights.count) tensors (\(mib(engine.weightBytes))), every CRC-32C matches, graph of \(engine.graph.ops.count) ops checks")
-        print("  quantization \(q.algo.rawValue), kv cache \(engine.buildConfig.kvCacheDType.rawValue), plugins \(engine.pluginNames.joined(separator: ", ")), tokenizer \(engine.attachments[ModelSource.tokenizerAttachment] == nil ? "absent" : "present")")
+        print("  quantization \(q.algo.rawValue), activations \(q.activations.rawValue), kv cache \(engine.buildConfig.kvCacheDType.rawValue), plugins \(engine.pluginNames.joined(separator: ", ")), tokenizer \(engine.attachments[ModelSource.tokenizerAttachment] == nil ? "absent" : "present")")
         print("  verified in \(seconds(ContinuousClock.now - start))")
     }
 }
