@@ -17,6 +17,8 @@ struct Options: ParsableArguments {
     var freshLogits = false
     @Option(help: "Build without this plugin (repeatable), e.g. GPTAttentionPlugin to run the unfused attention ops.")
     var disablePlugin: [String] = []
+    @Option(help: "Activations in the matrix products: float32, or int8 (the opt-in W4A8 path).")
+    var activation: ActivationPrecision = .float32
 }
 
 let options = Options.parseOrExit()
@@ -34,7 +36,8 @@ let gguf = try GGUFFile(path: options.model.model)
 let maxBatch = batchSizes.max() ?? 1
 let engine = try ModelEngine(try Builder.build(try CheckpointLoader.load(gguf),
                                                BuildConfig(maxBatchSize: maxBatch, maxNumTokens: max(options.prompt, maxBatch),
-                                                           plugins: Dictionary(uniqueKeysWithValues: options.disablePlugin.map { ($0, false) }))))
+                                                           plugins: Dictionary(uniqueKeysWithValues: options.disablePlugin.map { ($0, false) }),
+                                                           quantization: QuantConfig(activations: options.activation))))
 let config = engine.engine.config
 let perSequence = options.prompt + options.warmup + options.steps + 1
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: maxBatch * (perSequence + 32), enableBlockReuse: false),
@@ -77,7 +80,7 @@ for s in 0..<maxBatch { guard kv.reserve(s, tokens: perSequence) else { fatalErr
 for n in batchSizes {
     let (process, thread, bytes) = try measure(sequences: n)
     let steps = Double(options.steps)
-    print("{\"engine\": \"minitrtllm\", \"test\": \"alloc\", \"sequences\": \(n), \"steps\": \(options.steps), "
+    print("{\"engine\": \"minitrtllm\", \"activation\": \"\(options.activation.rawValue)\", \"test\": \"alloc\", \"sequences\": \(n), \"steps\": \(options.steps), "
           + "\"allocations_per_step\": \(Double(process) / steps), \"caller_thread_allocations_per_step\": \(Double(thread) / steps), "
           + "\"bytes_per_step\": \(Double(bytes) / steps), \"plugins\": \(engine.engine.pluginNames.sorted()), \"fresh_logits\": \(options.freshLogits), \"backend\": \"\(CPUBackend().description)\"}")
 }

@@ -152,6 +152,16 @@ typedef struct {
     float *x, *xm, *y, *ym, *logits;
 } model_ctx;
 
+/// As a W4A8 engine stores them: int8 inputs take Q4 matrices interleaved in 8-row blocks.
+static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_input_type input) {
+    if (input != TLLM_INPUT_Q8 || (*type != TLLM_Q4_0 && *type != TLLM_Q4_1) || N % 8 != 0) return w;
+    void *x8 = alloc(tllm_row_bytes(*type, K) * (size_t)N);
+    tllm_repack_x8(*type, w, N, K, x8);
+    free(w);
+    *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8 : TLLM_Q4_1_X8;
+    return x8;
+}
+
 static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64_t T, tllm_input_type input) {
     c->type = type; c->headType = headType; c->T = T; c->input = input;
     for (int l = 0; l < LAYERS; l++) {
@@ -162,6 +172,15 @@ static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64
         c->gate[l] = random_weights(type, MLP, HIDDEN);
         c->up[l] = random_weights(type, MLP, HIDDEN);
         c->down[l] = random_weights(type, HIDDEN, MLP);
+        tllm_wtype t = type;
+        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN, input); t = type;
+        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
+        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
+        c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN, input); t = type;
+        c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN, input); t = type;
+        c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN, input); t = type;
+        c->down[l] = as_built(c->down[l], &t, HIDDEN, MLP, input);
+        c->type = t;
     }
     c->head = random_weights(headType, VOCAB, HIDDEN);
     c->x = random_floats(T * HIDDEN); c->y = random_floats(T * HIDDEN);
@@ -286,8 +305,9 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 5; i++)
         for (int64_t T = 1; T <= 16; T *= 16) {
             tllm_input_type in = i < 3 ? TLLM_INPUT_F32 : TLLM_INPUT_Q8;
-            linear_ctx lc = {random_weights(hot[i], MLP, HIDDEN), hot[i], MLP, HIDDEN, T, random_floats(T * HIDDEN),
-                             alloc((size_t)(T * MLP) * 4), in};
+            tllm_wtype t = hot[i];
+            void *W = as_built(random_weights(hot[i], MLP, HIDDEN), &t, MLP, HIDDEN, in);
+            linear_ctx lc = {W, t, MLP, HIDDEN, T, random_floats(T * HIDDEN), alloc((size_t)(T * MLP) * 4), in};
             double s = time_median(linear_run, &lc, 31);
             double gf = 2.0 * MLP * HIDDEN * T / s / 1e9;
             printf("{\"kernel\": \"linear_hot\", \"weights\": \"%s\", \"input\": \"%s\", \"N\": %d, \"K\": %d, \"tokens\": %lld, "

@@ -122,13 +122,11 @@ void tllm_q8_quantize(const float *X, int64_t ldx, int64_t T, int64_t K, uint8_t
 }
 
 // ---- Weights: a row block laid out for the integer dot products --------------------------------
-// Per weight block b: 8 rows × 32 codes (u8 for Q4_x: the nibbles in element order; Q8_0: the
-// signed bytes, or with VNNI the bytes + 128 and offset 128), then d[8] and m[8] as floats.
-// Rows past `rows` are zero (d = m = 0), so every lane computes, and unused lanes stay 0.
-
-#define PREP_BLOCK (8 * 32 + 16 * 4)
-
-size_t tllm_q8_prep_bytes(int64_t K) { return (size_t)(K / 32) * PREP_BLOCK; }
+// Three or more tokens: the 8 rows of a block are laid out once in scratch in the interleaved
+// form of tllm_kernels.h (Q4_0_X8 / Q4_1_X8), and for Q8_0 its twin with eight column groups:
+// per 8 rows × 32 columns, the 8 fp16 d, then 256 bytes where byte 32g + 4r + j is code 4g + j of
+// row r (g < 8) — with VNNI stored + 128 (offset 128), else as signed bytes. Rows past `rows` are
+// zero, d = m = 0 included, so every lane computes and unused lanes stay 0.
 
 static float f16(const uint8_t *p) {
     uint16_t h;
@@ -136,64 +134,40 @@ static float f16(const uint8_t *p) {
     return tllm_f16_to_f32(h);
 }
 
+/// Bytes of one 8-row × 32-column block and of its scale header (8 d, then for Q4_1 8 m).
+static int64_t x8_header(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
+static int64_t x8_codes(tllm_wtype base) { return base == TLLM_Q8_0 ? 256 : 128; }
+static int64_t x8_block(tllm_wtype base) { return x8_header(base) + x8_codes(base); }
+
+size_t tllm_q8_prep_bytes(int64_t K) { return (size_t)(K / 32) * (size_t)x8_block(TLLM_Q8_0); }
+
 /// Code offset the integer sum subtracts, per type and path.
 static int32_t code_offset(tllm_wtype type, int vnni) {
     return type == TLLM_Q4_0 ? 8 : type == TLLM_Q8_0 && vnni ? 128 : 0;
 }
 
-static void prepare_rows(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, int vnni, uint8_t *prep) {
-    const int64_t nb = K / 32;
-    const size_t bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
+static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, int vnni, uint8_t *prep) {
+    const int64_t nb = K / 32, header = x8_header(type), bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
+    const int groups = type == TLLM_Q8_0 ? 8 : 4, codesAt = type == TLLM_Q4_1 ? 4 : 2;
+    const uint32_t flip = type == TLLM_Q8_0 && vnni ? 0x80808080u : 0;
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t *blk = prep + b * PREP_BLOCK;
-        float *d = (float *)(blk + 256), *m = d + 8;
+        uint8_t *blk = prep + b * x8_block(type);
         for (int r = 0; r < 8; r++) {
-            uint8_t *u = blk + 32 * r;
-            if (r >= rows) { memset(u, 0, 32); d[r] = 0; m[r] = 0; continue; }
+            if (r >= rows) {
+                for (int64_t h = 0; h < header; h += 16) memset(blk + h + 2 * r, 0, 2);
+                for (int g = 0; g < groups; g++) memset(blk + header + 32 * g + 4 * r, 0, 4);
+                continue;
+            }
             const uint8_t *src = w[r] + b * bytes;
-            if (type == TLLM_Q8_0) {
-                d[r] = f16(src);
-                m[r] = 0;
-                for (int i = 0; i < 32; i++) u[i] = vnni ? (uint8_t)(src[2 + i] ^ 0x80) : src[2 + i];
-            } else {
-                const uint8_t *nib = src + (type == TLLM_Q4_1 ? 4 : 2);
-                d[r] = f16(src);
-                m[r] = type == TLLM_Q4_1 ? f16(src + 2) : 0;
-#if defined(__x86_64__)
-                if (tllm_use_avx2()) {
-                    __m128i n = _mm_loadu_si128((const __m128i *)nib), low4 = _mm_set1_epi8(0x0f);
-                    _mm_storeu_si128((__m128i *)u, _mm_and_si128(n, low4));
-                    _mm_storeu_si128((__m128i *)(u + 16), _mm_and_si128(_mm_srli_epi16(n, 4), low4));
-                    continue;
-                }
-#endif
-                for (int i = 0; i < 16; i++) { u[i] = nib[i] & 0x0f; u[i + 16] = nib[i] >> 4; }
+            memcpy(blk + 2 * r, src, 2);
+            if (type == TLLM_Q4_1) memcpy(blk + 16 + 2 * r, src + 2, 2);
+            for (int g = 0; g < groups; g++) {
+                uint32_t four;
+                memcpy(&four, src + codesAt + 4 * g, 4);
+                four ^= flip;
+                memcpy(blk + header + 32 * g + 4 * r, &four, 4);
             }
         }
-    }
-}
-
-// ---- Dot products -----------------------------------------------------------------------------
-
-static void dots_scalar(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
-    const int64_t nb = K / 32;
-    const int8_t *q = (const int8_t *)xrow;
-    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
-    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
-    const int32_t offset = code_offset(type, 0);
-    for (int r = 0; r < 8; r++) {
-        float y = 0;
-        for (int64_t b = 0; b < nb; b++) {
-            const uint8_t *blk = prep + b * PREP_BLOCK;
-            const float *d = (const float *)(blk + 256), *m = d + 8;
-            int32_t isum = 0;
-            for (int i = 0; i < 32; i++)
-                isum += (type == TLLM_Q8_0 ? (int32_t)(int8_t)blk[32 * r + i] : (int32_t)blk[32 * r + i]) * q[32 * b + i];
-            isum -= offset * qsum[b];
-            y = fmaf((float)isum, d[r] * dx[b], y);
-            if (type == TLLM_Q4_1) y = fmaf(m[r], sx[b], y);
-        }
-        out[r] = y;
     }
 }
 
@@ -207,77 +181,18 @@ TLLM_AVX2 static inline __m256i reduce8_epi32(const __m256i p[8]) {
     return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-/// The float steps of one block for the eight rows at once: lane r is the canonical chain of row r.
-TLLM_AVX2 static inline __m256 block_step(__m256i isum, const uint8_t *blk, float dx, float sx, int withMin, __m256 y) {
-    const float *d = (const float *)(blk + 256);
-    y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(_mm256_load_ps(d), _mm256_set1_ps(dx)), y);
-    if (withMin) y = _mm256_fmadd_ps(_mm256_load_ps(d + 8), _mm256_set1_ps(sx), y);
-    return y;
-}
-
-/// AVX2: u8 × s8 pairs through maddubs (no saturation: |u| ≤ 15, or |w| ≤ 128 with the sign moved
-/// onto x for Q8_0), then pairs of pairs through madd.
-TLLM_AVX2 static void dots_avx2(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
-    const int64_t nb = K / 32;
-    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
-    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int32_t offset = code_offset(type, 0);
-    const int withMin = type == TLLM_Q4_1, signedCodes = type == TLLM_Q8_0;
-    __m256 y = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = prep + b * PREP_BLOCK;
-        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
-        for (int r = 0; r < 8; r++) {
-            __m256i u = _mm256_load_si256((const __m256i *)(blk + 32 * r));
-            __m256i prod = signedCodes ? _mm256_maddubs_epi16(_mm256_sign_epi8(u, u), _mm256_sign_epi8(x, u))
-                                       : _mm256_maddubs_epi16(u, x);
-            p[r] = _mm256_madd_epi16(prod, ones);
-        }
-        __m256i isum = reduce8_epi32(p);
-        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
-        y = block_step(isum, blk, dx[b], sx[b], withMin, y);
-    }
-    _mm256_storeu_ps(out, y);
-}
-
-/// AVX-512 VNNI: one vpdpbusd per row and block (Q8_0 codes stored + 128, offset 128).
-TLLM_VNNI static void dots_vnni(const uint8_t *prep, tllm_wtype type, int64_t K, const uint8_t *xrow, float *out) {
-    const int64_t nb = K / 32;
-    const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);
-    const int32_t *qsum = row_sum((uint8_t *)xrow, K);
-    const int32_t offset = code_offset(type, 1);
-    const int withMin = type == TLLM_Q4_1;
-    __m256 y = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = prep + b * PREP_BLOCK;
-        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
-        for (int r = 0; r < 8; r++)
-            p[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_load_si256((const __m256i *)(blk + 32 * r)), x);
-        __m256i isum = reduce8_epi32(p);
-        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
-        y = block_step(isum, blk, dx[b], sx[b], withMin, y);
-    }
-    _mm256_storeu_ps(out, y);
-}
-
 // Decode (one or two tokens): laying a row block out first costs more than the dot products, so
 // these read the GGUF blocks directly: the same integer sums and float steps as above.
 
 /// Bytes of one GGUF block of the type.
 static int64_t block_bytes(tllm_wtype type) { return type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34; }
 
-/// The eight rows' block scales d (and Q4_1 minimums m) as floats, from one gather of the 4 bytes
-/// at each row's block start (`rowOffsets` = r · rowBytes).
-TLLM_AVX2 static inline void gather_scales(const uint8_t *block0, size_t rowBytes, __m256i rowOffsets, __m256 *d, __m256 *m) {
-#ifdef Q8_GATHER
-    __m256i g = _mm256_i32gather_epi32((const int *)block0, rowOffsets, 1);
-#else
-    (void)rowOffsets;
+/// The eight rows' block scales d (and Q4_1 minimums m) as floats, from the 4 bytes at each
+/// row's block start (eight loads: a vpgatherdd here made the whole kernel 20 % slower).
+TLLM_AVX2 static inline void gather_scales(const uint8_t *block0, size_t rowBytes, __m256 *d, __m256 *m) {
     int32_t v[8];
     for (int r = 0; r < 8; r++) memcpy(&v[r], block0 + r * rowBytes, 4);
     __m256i g = _mm256_loadu_si256((const __m256i *)v);
-#endif
     const __m256i pick = _mm256_setr_epi8(0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15,
                                           0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15);
     __m256i s = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(g, pick), 0xd8);  // d0…d7, m0…m7 as fp16
@@ -304,8 +219,6 @@ TLLM_AVX2 static inline __m256 direct_step(__m256i isum, __m256 d, __m256 m, flo
     const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);                    \
     const int32_t *qsum = row_sum((uint8_t *)xrow, K);                                               \
     const int withMin = type == TLLM_Q4_1;                                                           \
-    const __m256i rowOffsets = _mm256_setr_epi32(0, (int)rowBytes, (int)(2 * rowBytes), (int)(3 * rowBytes), \
-        (int)(4 * rowBytes), (int)(5 * rowBytes), (int)(6 * rowBytes), (int)(7 * rowBytes));        \
     const int linesPerBlock = next ? (int)((8 * rowBytes / 64 + nb) / nb) : 0;                       \
     __m256 y = _mm256_setzero_ps();
 
@@ -332,7 +245,7 @@ TLLM_AVX2 static void direct_avx2(const uint8_t *w0, size_t rowBytes, tllm_wtype
         __m256i isum = reduce8_epi32(p);
         if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
         __m256 d, m;
-        gather_scales(blk, rowBytes, rowOffsets, &d, &m);
+        gather_scales(blk, rowBytes, &d, &m);
         y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
     }
     _mm256_storeu_ps(out, y);
@@ -357,7 +270,7 @@ direct_vnni_body(const uint8_t *w0, size_t rowBytes, const tllm_wtype type, int6
         __m256i isum = reduce8_epi32(p);
         if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
         __m256 d, m;
-        gather_scales(blk, rowBytes, rowOffsets, &d, &m);
+        gather_scales(blk, rowBytes, &d, &m);
         y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
     }
     _mm256_storeu_ps(out, y);
@@ -373,18 +286,16 @@ TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype
 }
 #endif
 
-// ---- 8-row interleaved weights (Q4_0_X8, Q4_1_X8) -----------------------------------------------
+// ---- 8-row interleaved weights: Q4_0_X8, Q4_1_X8, and the laid-out blocks of any type ------------
 // Lane r of one vpdpbusd holds row r's four codes of a column group, against those four input
 // codes broadcast: the eight rows' block sums come out in one vector with no horizontal step,
-// and a row block's bytes are contiguous. Same integer sums and float steps as above.
-
-/// Bytes of one 8-row × 32-column block and of its scale header (8 d, then for Q4_1 8 m).
-static int64_t x8_header(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
+// and a row block's bytes are contiguous. Same integer sums and float steps as above. `base` is
+// Q4_0, Q4_1 or Q8_0 (Q8_0 only as laid out by prepare_x8; `offset` says how its codes are stored).
 
 static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
                       float *D) {
-    const int64_t nb = K / 32, header = x8_header(base), bytes = header + 128;
-    const int32_t offset = base == TLLM_Q4_0 ? 8 : 0;
+    const int64_t nb = K / 32, header = x8_header(base), bytes = x8_block(base);
+    const int32_t offset = code_offset(base, 0);
     for (int64_t t = 0; t < T; t++) {
         const uint8_t *xrow = XQ + (size_t)t * stride;
         const int8_t *q = (const int8_t *)xrow;
@@ -395,10 +306,11 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
             for (int64_t b = 0; b < nb; b++) {
                 const uint8_t *blk = blk0 + b * bytes;
                 int32_t isum = 0;
-                for (int g = 0; g < 4; g++)
+                for (int g = 0; g < (base == TLLM_Q8_0 ? 8 : 4); g++)
                     for (int j = 0; j < 4; j++) {
                         uint8_t c = blk[header + 32 * g + 4 * r + j];
-                        isum += (c & 0x0f) * q[32 * b + 4 * g + j] + (c >> 4) * q[32 * b + 16 + 4 * g + j];
+                        if (base == TLLM_Q8_0) isum += (int8_t)c * q[32 * b + 4 * g + j];
+                        else isum += (c & 0x0f) * q[32 * b + 4 * g + j] + (c >> 4) * q[32 * b + 16 + 4 * g + j];
                     }
                 isum -= offset * qsum[b];
                 y = fmaf((float)isum, f16(blk + 2 * r) * dx[b], y);
@@ -410,12 +322,12 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
 }
 
 #if defined(__x86_64__)
-/// The loop shared by the AVX2 and VNNI bodies: per column block, the 8 code vectors (column
-/// groups 0–3 from low nibbles, 4–7 from high) are unpacked once and used for every token.
-/// DOT(acc, codes, x4) adds lane-wise Σ codes · x over each lane's four bytes.
-#define X8_LOOP(DOT)                                                                                        \
-    const int64_t nb = K / 32, header = x8_header(base), bytes = header + 128;                             \
-    const int32_t offset = base == TLLM_Q4_0 ? 8 : 0;                                                       \
+/// The loop shared by the AVX2 and VNNI bodies: per column block, the 8 code vectors (Q4: column
+/// groups 0–3 from low nibbles, 4–7 from high; Q8_0: groups 0–7 as stored) are loaded once and
+/// used for every token. DOT(acc, codes, x4) adds lane-wise Σ codes · x over each lane's four bytes.
+#define X8_LOOP(DOT, OFFSET)                                                                                \
+    const int64_t nb = K / 32, header = x8_header(base), bytes = x8_block(base);                           \
+    const int32_t offset = OFFSET;                                                                          \
     const __m256i low4 = _mm256_set1_epi8(0x0f);                                                            \
     __m256 y1 = _mm256_setzero_ps();                                                                        \
     if (T > 1)                                                                                              \
@@ -427,8 +339,13 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
         __m256i codes[8];                                                                                   \
         for (int g = 0; g < 4; g++) {                                                                       \
             __m256i c = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * g));                       \
-            codes[g] = _mm256_and_si256(c, low4);                                                           \
-            codes[g + 4] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);                                 \
+            if (base == TLLM_Q8_0) {                                                                        \
+                codes[g] = c;                                                                               \
+                codes[g + 4] = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * (g + 4)));          \
+            } else {                                                                                        \
+                codes[g] = _mm256_and_si256(c, low4);                                                       \
+                codes[g + 4] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);                             \
+            }                                                                                               \
         }                                                                                                   \
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));                            \
         const __m256 m = base == TLLM_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16))) : d; \
@@ -451,66 +368,80 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
     }                                                                                                       \
     if (T == 1) _mm256_storeu_ps(D, y1);
 
-#define DOT_AVX2(acc, codes, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(codes, x), ones))
+/// AVX2: u8 × s8 pairs through maddubs, then pairs of pairs through madd (no saturation: Q4 codes
+/// are ≤ 15; Q8_0's signed codes move their sign onto x, |code| ≤ 128).
+#define DOT_AVX2(acc, codes, x)                                                                              \
+    _mm256_add_epi32(acc, _mm256_madd_epi16(base == TLLM_Q8_0                                               \
+        ? _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(x, codes))                   \
+        : _mm256_maddubs_epi16(codes, x), ones))
 #define DOT_VNNI(acc, codes, x) _mm256_dpbusd_epi32(acc, codes, x)
 
 TLLM_AVX2 static inline __attribute__((always_inline)) void
 x8_avx2_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
              const uint8_t *next, float *D) {
     const __m256i ones = _mm256_set1_epi16(1);
-    X8_LOOP(DOT_AVX2)
+    X8_LOOP(DOT_AVX2, code_offset(base, 0))
 }
 
 TLLM_VNNI static inline __attribute__((always_inline)) void
 x8_vnni_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
              const uint8_t *next, float *D) {
-    X8_LOOP(DOT_VNNI)
+    X8_LOOP(DOT_VNNI, code_offset(base, 1))
 }
 
 TLLM_AVX2 static void x8_avx2(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
                               const uint8_t *next, float *D) {
-    if (base == TLLM_Q4_1) x8_avx2_body(blk0, TLLM_Q4_1, K, XQ, stride, T, next, D);
-    else x8_avx2_body(blk0, TLLM_Q4_0, K, XQ, stride, T, next, D);
+    switch (base) {
+    case TLLM_Q4_1: x8_avx2_body(blk0, TLLM_Q4_1, K, XQ, stride, T, next, D); break;
+    case TLLM_Q4_0: x8_avx2_body(blk0, TLLM_Q4_0, K, XQ, stride, T, next, D); break;
+    default: x8_avx2_body(blk0, TLLM_Q8_0, K, XQ, stride, T, next, D); break;
+    }
 }
+
+/// One token keeps its outputs in a register (the decode GEMV); more go through D.
+#define X8_VNNI_CASE(B)                                                                                      \
+    if (T == 1) x8_vnni_body(blk0, B, K, XQ, stride, 1, next, D);                                           \
+    else x8_vnni_body(blk0, B, K, XQ, stride, T, next, D);
 
 TLLM_VNNI static void x8_vnni(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
                               const uint8_t *next, float *D) {
-    if (base == TLLM_Q4_1) {
-        if (T == 1) x8_vnni_body(blk0, TLLM_Q4_1, K, XQ, stride, 1, next, D);
-        else x8_vnni_body(blk0, TLLM_Q4_1, K, XQ, stride, T, next, D);
-    } else {
-        if (T == 1) x8_vnni_body(blk0, TLLM_Q4_0, K, XQ, stride, 1, next, D);
-        else x8_vnni_body(blk0, TLLM_Q4_0, K, XQ, stride, T, next, D);
+    switch (base) {
+    case TLLM_Q4_1: X8_VNNI_CASE(TLLM_Q4_1) break;
+    case TLLM_Q4_0: X8_VNNI_CASE(TLLM_Q4_0) break;
+    default: X8_VNNI_CASE(TLLM_Q8_0) break;
     }
 }
 #endif
 
+/// Eight rows in the interleaved layout against T tokens, on the widest path this CPU has.
+static void x8_dots(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, int64_t T, const uint8_t *next,
+                    float *D) {
+    const size_t stride = tllm_q8_row_bytes(K);
+#if defined(__x86_64__)
+    if (tllm_use_vnni()) { x8_vnni(blk0, base, K, XQ, stride, T, next, D); return; }
+    if (tllm_use_avx2()) { x8_avx2(blk0, base, K, XQ, stride, T, next, D); return; }
+#endif
+    (void)next;
+    x8_scalar(blk0, base, K, XQ, stride, T, D);
+}
+
 void tllm_q8_block_dots(const uint8_t *W, tllm_wtype type, size_t rowBytes, int64_t K, int64_t r0, int rows,
                         const uint8_t *XQ, int64_t T, uint8_t *prep, float *D) {
-    int vnni = tllm_use_vnni();
     if (is_x8(type)) {
         // Row counts are multiples of 8 (tllm_repack_x8), so r0 starts a contiguous 8-row block.
         const uint8_t *blk0 = W + (size_t)r0 * rowBytes;
-        const tllm_wtype base = tllm_x8_base(type);
-        const size_t stride = tllm_q8_row_bytes(K);
-        (void)prep;
-#if defined(__x86_64__)
-        const uint8_t *next = blk0 + 8 * rowBytes;
-        if (vnni) { x8_vnni(blk0, base, K, XQ, stride, T, next, D); return; }
-        if (tllm_use_avx2()) { x8_avx2(blk0, base, K, XQ, stride, T, next, D); return; }
-#endif
-        x8_scalar(blk0, base, K, XQ, stride, T, D);
+        x8_dots(blk0, tllm_x8_base(type), K, XQ, T, blk0 + 8 * rowBytes, D);
         return;
     }
     const uint8_t *w[8];
     for (int r = 0; r < rows; r++) w[r] = W + (size_t)(r0 + r) * rowBytes;
-#if defined(__x86_64__)
     const uint8_t *next = W + (size_t)(r0 + rows) * rowBytes;
+#if defined(__x86_64__)
     if (T <= 2 && rows == 8 && tllm_use_avx2()) {
         const size_t stride = tllm_q8_row_bytes(K);
         for (int64_t t = 0; t < T; t++) {
             const uint8_t *xrow = XQ + (size_t)t * stride, *pf = t + 1 == T ? next : NULL;
-            if (vnni) direct_vnni(w[0], rowBytes, type, K, xrow, pf, D + t * 8);
+            if (tllm_use_vnni()) direct_vnni(w[0], rowBytes, type, K, xrow, pf, D + t * 8);
             else direct_avx2(w[0], rowBytes, type, K, xrow, pf, D + t * 8);
         }
         return;
@@ -518,15 +449,6 @@ void tllm_q8_block_dots(const uint8_t *W, tllm_wtype type, size_t rowBytes, int6
     // The same rows of the next block stream in while these are laid out and multiplied.
     for (size_t line = 0; line < (size_t)rows * rowBytes; line += 64) _mm_prefetch((const char *)next + line, _MM_HINT_T0);
 #endif
-    prepare_rows(w, rows, type, K, vnni, prep);
-    const size_t stride = tllm_q8_row_bytes(K);
-    for (int64_t t = 0; t < T; t++) {
-        const uint8_t *xrow = XQ + (size_t)t * stride;
-        float *out = D + t * 8;
-#if defined(__x86_64__)
-        if (vnni) { dots_vnni(prep, type, K, xrow, out); continue; }
-        if (tllm_use_avx2()) { dots_avx2(prep, type, K, xrow, out); continue; }
-#endif
-        dots_scalar(prep, type, K, xrow, out);
-    }
+    prepare_x8(w, rows, type, K, tllm_use_vnni(), prep);
+    x8_dots(prep, type, K, XQ, T, NULL, D);
 }

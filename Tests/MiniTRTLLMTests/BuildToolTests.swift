@@ -45,6 +45,8 @@ struct BuildToolTests {
             (["--max-seq-len", "64", "--max-input-len", "64"], "must be smaller than --max-seq-len 64"),
             (["--quant", "w4a16", "--group-size", "128"], "use group size 32 or 64"),
             (["--max-batch-size", "0"], "at least 1"),
+            (["--quant", "w8a16", "--activation", "int8"], "use it with --quant gguf_native"),
+            (["--activation", "int4"], "is not one of float32, int8"),
           ])
     func invalidCombinationsAreRefused(arguments: [String], message: String) throws {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("tllm-bad-\(getpid()).engine").path
