@@ -19,7 +19,8 @@ extension CPUBackend {
                      "gatedLinear: gate \(gate.shape), up \(up.shape) vs input width \(input.columns), output width \(out.columns)")
         tllm_gated_linear(gate.pointer, gate.dtype.kernelType, up.pointer, up.dtype.kernelType,
                           Int64(out.columns), Int64(input.columns), input.data, Int64(input.stride), Int64(input.rows),
-                          gate.activations.kernelInput(for: gate.dtype), gateBias?.floatPointer, upBias?.floatPointer,
+                          gate.activations == .int8 || up.activations == .int8 ? TLLM_INPUT_Q8 : TLLM_INPUT_F32,
+                          gateBias?.floatPointer, upBias?.floatPointer,
                           out.data, Int64(out.stride))
     }
 

@@ -78,6 +78,10 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// Rows stored together (8 for the interleaved W4A8 formats): a tensor's row count must be a multiple.
     public var rowsInterleaved: Int { self == .q4_0x8 || self == .q4_1x8 ? 8 : 1 }
 
+    /// Whether single rows can be read out (embedding lookups): every type with kernels except the
+    /// interleaved W4A8 formats, whose rows are spread over their 8-row block.
+    public var supportsRowLookup: Bool { hasWeightKernel && interleavedBase == nil }
+
     /// The GGUF format an interleaved W4A8 format was made from (nil for every other type).
     public var interleavedBase: DType? { self == .q4_0x8 ? .q4_0 : self == .q4_1x8 ? .q4_1 : nil }
 

@@ -215,7 +215,7 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
 static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
                                       int64_t T, int64_t K) {
     int wanted = input == TLLM_INPUT_Q8 || tllm_q8_required(a) || tllm_q8_required(b);
-    if (!wanted || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
+    if (!wanted || K <= 0 || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
     uint8_t *XQ = (uint8_t *)tllm_scratch(4, (int64_t)(T * tllm_q8_row_bytes(K) / 4));
     tllm_q8_quantize(X, ldx, T, K, XQ);
     return XQ;
@@ -296,6 +296,7 @@ static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
 void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                        const float *X, int64_t ldx, int64_t T, tllm_input_type input,
                        const float *bias, tllm_activation act, const float *R, int64_t ldr, float *Y, int64_t ldy) {
+    if (T <= 0) return;
     linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R,
                     quantized_input(input, wtype, wtype, X, ldx, T, K), act, Y};
     tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
@@ -357,6 +358,7 @@ static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
 void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype tu, int64_t N, int64_t K,
                        const float *X, int64_t ldx, int64_t T, tllm_input_type input,
                        const float *bg, const float *bu, float *out, int64_t ldo) {
+    if (T <= 0) return;
     gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu,
                    quantized_input(input, tg, tu, X, ldx, T, K), out};
     tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, gated_rows, &c);

@@ -1,8 +1,9 @@
 // Linear layers with int8 activations (W4A8 / W8A8, llama.cpp's q8_1 arithmetic): opt-in, faster,
 // and less accurate than the float32 path.
 //
-// Each token row is quantized in blocks of 32 values: d = amax / 127, q = rint(x / d) in
-// [-127, 127], with the block's integer sum Σq and s = d · Σq kept beside it. A weight block of
+// Each token row is quantized in blocks of 32 values: d = amax / 127, q = rint(x · (1/d)) in
+// [-127, 127] (a block whose d is below FLT_MIN gets all-zero codes; one holding an Inf or NaN
+// gets d = s = NaN, so its outputs are NaN as float32 arithmetic would make them), with the block's integer sum Σq and s = d · Σq kept beside it. A weight block of
 // 32 values (Q4_0, Q4_1 or Q8_0, as stored in the GGUF) then meets it in integer arithmetic, which
 // is exact, so only the float steps below fix the result. The canonical order for one output
 // y[t, r] (every path — scalar, AVX2, AVX-512 VNNI, one token or many — performs exactly these
@@ -18,6 +19,7 @@
 // (w = d · u + m), and the signed byte for Q8_0 (offset 0).
 #include "dispatch.h"
 #include "tllm_q8.h"
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -42,14 +44,25 @@ static float *row_d(uint8_t *row, int64_t K) { return (float *)(row + codes_byte
 static float *row_s(uint8_t *row, int64_t K) { return row_d(row, K) + K / 32; }
 static int32_t *row_sum(uint8_t *row, int64_t K) { return (int32_t *)(row_s(row, K) + K / 32); }
 
+/// The scale of a block with this amax, and the multiplier its codes use (0: all codes 0).
+static void block_scale(float amax, int finite, float *dx, float *id) {
+    *dx = finite ? amax / 127.0f : NAN;
+    *id = finite && *dx >= FLT_MIN ? 1.0f / *dx : 0.0f;
+}
+
 /// One block: its scale and codes (rint, round-half-even, as cvtps2dq does).
 static void quantize_block_scalar(const float *x, int8_t *q, float *d, float *s, int32_t *sum) {
     float amax = 0;
-    for (int i = 0; i < 32; i++) amax = fmaxf(amax, fabsf(x[i]));
-    float dx = amax / 127.0f, id = dx != 0 ? 1.0f / dx : 0.0f;
+    int finite = 1;
+    for (int i = 0; i < 32; i++) {
+        finite &= fabsf(x[i]) <= FLT_MAX;
+        amax = fmaxf(amax, fabsf(x[i]));
+    }
+    float dx, id;
+    block_scale(amax, finite, &dx, &id);
     int32_t total = 0;
     for (int i = 0; i < 32; i++) {
-        float v = rintf(x[i] * id);
+        float v = finite ? rintf(x[i] * id) : 0;
         v = v > 127 ? 127 : v < -127 ? -127 : v;
         q[i] = (int8_t)v;
         total += q[i];
@@ -62,16 +75,22 @@ static void quantize_block_scalar(const float *x, int8_t *q, float *d, float *s,
 #if defined(__x86_64__)
 TLLM_AVX2 static void quantize_block_avx2(const float *x, int8_t *q, float *d, float *s, int32_t *sum) {
     const __m256 signBit = _mm256_set1_ps(-0.0f);
-    __m256 v[4], m = _mm256_setzero_ps();
+    const __m256 largest = _mm256_set1_ps(FLT_MAX);
+    __m256 v[4], m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
     for (int k = 0; k < 4; k++) {
         v[k] = _mm256_loadu_ps(x + 8 * k);
-        m = _mm256_max_ps(m, _mm256_andnot_ps(signBit, v[k]));
+        __m256 a = _mm256_andnot_ps(signBit, v[k]);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, largest, _CMP_NLE_UQ));   // Inf or NaN
+        m = _mm256_max_ps(m, a);
     }
+    const int finite = _mm256_movemask_ps(bad) == 0;
     __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
     h = _mm_max_ps(h, _mm_movehl_ps(h, h));
     h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
-    float amax = _mm_cvtss_f32(h);
-    float dx = amax / 127.0f, id = dx != 0 ? 1.0f / dx : 0.0f;
+    float amax = _mm_cvtss_f32(h), dx, id;   // the max of finite values: the same in any order
+    block_scale(amax, finite, &dx, &id);
+    if (!finite)
+        for (int k = 0; k < 4; k++) v[k] = _mm256_setzero_ps();
     const __m256 idv = _mm256_set1_ps(id), hi = _mm256_set1_ps(127), lo = _mm256_set1_ps(-127);
     __m256i c[4];
     for (int k = 0; k < 4; k++)

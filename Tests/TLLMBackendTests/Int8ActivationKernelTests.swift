@@ -4,7 +4,8 @@ import TLLMBackend
 import TLLMKernels
 
 /// What the W4A8 path defines, written out in Swift: each token's 32-value blocks quantized to
-/// int8 (d = amax / 127, round half to even), exact integer block sums, then per block
+/// int8 (d = amax / 127, q = x · (1/d) rounded half to even; all zero when d is below the
+/// smallest normal float), exact integer block sums, then per block
 /// y = fma(Σ w·q, d_w · d_x, y) and, for Q4_1, y = fma(m, d_x · Σq, y).
 func w4a8Reference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int, x: [Float], tokens: Int) -> [Float] {
     let blockBytes = type.rowBytes(32)!, nb = k / 32
@@ -15,7 +16,7 @@ func w4a8Reference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int, x
         for b in 0..<nb {
             let block = x[(t * k + 32 * b)..<(t * k + 32 * b + 32)]
             let d = block.map { abs($0) }.max()! / 127
-            let inverse: Float = d != 0 ? 1 / d : 0
+            let inverse: Float = d >= .leastNormalMagnitude ? 1 / d : 0
             for i in 0..<32 { q[32 * b + i] = Int(min(127, max(-127, (block[block.startIndex + i] * inverse).rounded(.toNearestOrEven)))) }
             qsum[b] = q[(32 * b)..<(32 * b + 32)].reduce(0, +)
             dx[b] = d
@@ -46,13 +47,15 @@ func w4a8Reference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int, x
 
 @Suite("int8-activation linear", .serialized)
 struct Int8ActivationKernelTests {
-    /// Activations with an outlier block (2e4, as SmolLM2's hidden state has) and an all-zero block.
+    /// Activations with an outlier block (2e4, as SmolLM2's hidden state has), an all-zero block
+    /// and a block so small that its scale is subnormal (its codes are all zero).
     static func activations(tokens: Int, columns k: Int) -> [Float] {
         var rng = SeededRNG(11)
         var x = (0..<tokens * k).map { _ in Float.random(in: -3...3, using: &rng) }
         for t in 0..<tokens {
             x[t * k + 5] = 2e4 * (t % 2 == 0 ? 1 : -1)
             for i in 32..<64 { x[t * k + i] = 0 }
+            for i in 64..<96 { x[t * k + i] = i % 3 == 0 ? 0 : 1e-37 * x[t * k + i] }
         }
         return x
     }
@@ -65,7 +68,7 @@ struct Int8ActivationKernelTests {
         let storage = TensorStorage(byteCount: bytes.count) { b in bytes.withUnsafeBytes { b.copyMemory(from: $0) } }
         let w = Tensor(shape: [n, k], dtype: type, storage: storage).multiplied(with: .int8)
         #expect(w.activations == .int8)
-        for tokens in [1, 2, 3, 6] {
+        for tokens in [1, 2, 3, 6, 9] {   // 9: the input is quantized on the pool
             var x = Self.activations(tokens: tokens, columns: k)
             let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
             for path in ["native", "avx2", "scalar"] {
@@ -119,6 +122,37 @@ struct Int8ActivationKernelTests {
                 tllm_force_scalar(0)
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(x8), \(tokens) tokens, \(path) path")
             }
+        }
+    }
+
+    @Test("An Inf or NaN input makes every output of its token NaN on every path, and leaves the other tokens alone")
+    func nonFiniteInputs() {
+        let (n, k, tokens) = (16, 128, 3)
+        let w = tensor(.q4_1, rows: n, columns: k, seed: 2).multiplied(with: .int8)
+        for bad in [Float.nan, .infinity] {
+            var x = Self.activations(tokens: tokens, columns: k)
+            x[k + 40] = bad   // token 1, second block
+            var outputs: [[UInt32]] = []
+            for path in ["native", "avx2", "scalar"] {
+                if path == "avx2" { tllm_force_avx2(1) }
+                if path == "scalar" { tllm_force_scalar(1) }
+                var y = [Float](repeating: 0, count: tokens * n)
+                x.withUnsafeMutableBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
+                                            into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
+                    }
+                }
+                tllm_force_avx2(0)
+                tllm_force_scalar(0)
+                let poisoned = y[n..<(2 * n)].allSatisfy { $0.isNaN }
+                let others = y[0..<n].allSatisfy { $0.isFinite } && y[(2 * n)...].allSatisfy { $0.isFinite }
+                #expect(poisoned, "\(bad), \(path)")
+                #expect(others, "\(bad), \(path)")
+                outputs.append(y.map(\.bitPattern))
+            }
+            let samePaths = outputs[0].indices.allSatisfy { i in i / n == 1 || (outputs[1][i] == outputs[0][i] && outputs[2][i] == outputs[0][i]) }
+            #expect(samePaths)
         }
     }
 
