@@ -232,67 +232,58 @@ TLLM_AVX2 static inline __m256 direct_step(__m256i isum, __m256 d, __m256 m, flo
     return y;
 }
 
-#define DIRECT_PROLOGUE                                                                              \
+/// One row's 8-lane partial sums of a block from its stored codes at `c` (AVX2: u8 × s8 pairs
+/// through maddubs, Q8_0's sign moved onto x; VNNI: one vpdpbusd, Q8_0 codes + 128).
+TLLM_AVX2 static inline __m256i row_dot_avx2(const uint8_t *c, __m256i x, const tllm_wtype type) {
+    __m256i prod;
+    if (type == TLLM_Q8_0) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)c);
+        prod = _mm256_maddubs_epi16(_mm256_sign_epi8(u, u), _mm256_sign_epi8(x, u));
+    } else {
+        prod = _mm256_maddubs_epi16(unpack_nibbles(c), x);
+    }
+    return _mm256_madd_epi16(prod, _mm256_set1_epi16(1));
+}
+
+TLLM_VNNI static inline __m256i row_dot_vnni(const uint8_t *c, __m256i x, const tllm_wtype type) {
+    __m256i u = type == TLLM_Q8_0 ? _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)c), _mm256_set1_epi8((char)0x80))
+                                  : unpack_nibbles(c);
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
+}
+
+/// The decode loop shared by the AVX2 and VNNI bodies: per block, the x codes are loaded once,
+/// each row's partial sums (ROW_DOT) reduced to the eight rows' block sums, then the float steps.
+#define DIRECT_LOOP(ROW_DOT, OFFSET)                                                                 \
     const int64_t nb = K / 32, bytes = block_bytes(type);                                            \
     const int64_t codes = type == TLLM_Q4_1 ? 4 : 2;                                                 \
     const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);                    \
     const int32_t *qsum = row_sum((uint8_t *)xrow, K);                                               \
-    const int withMin = type == TLLM_Q4_1;                                                           \
+    const int32_t offset = OFFSET;                                                                   \
     const int linesPerBlock = next ? (int)((8 * rowBytes / 64 + nb) / nb) : 0;                       \
-    __m256 y = _mm256_setzero_ps();
+    __m256 y = _mm256_setzero_ps();                                                                  \
+    for (int64_t b = 0; b < nb; b++) {                                                               \
+        for (int j = 0; j < linesPerBlock; j++) _mm_prefetch((const char *)next + (b * linesPerBlock + j) * 64, _MM_HINT_T0); \
+        const uint8_t *blk = w0 + b * bytes;                                                         \
+        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];                      \
+        for (int r = 0; r < 8; r++) p[r] = ROW_DOT(blk + r * rowBytes + codes, x, type);             \
+        __m256i isum = reduce8_epi32(p);                                                             \
+        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));              \
+        __m256 d, m;                                                                                 \
+        gather_scales(blk, rowBytes, &d, &m);                                                        \
+        y = direct_step(isum, d, m, dx[b], sx[b], type == TLLM_Q4_1, y);                             \
+    }                                                                                                \
+    _mm256_storeu_ps(out, y);
 
 TLLM_AVX2 static void direct_avx2(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,
                                   const uint8_t *next, float *out) {
-    DIRECT_PROLOGUE
-    const __m256i ones = _mm256_set1_epi16(1);
-    const int32_t offset = code_offset(type, 0);
-    for (int64_t b = 0; b < nb; b++) {
-        for (int j = 0; j < linesPerBlock; j++) _mm_prefetch((const char *)next + (b * linesPerBlock + j) * 64, _MM_HINT_T0);
-        const uint8_t *blk = w0 + b * bytes;
-        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
-        for (int r = 0; r < 8; r++) {
-            const uint8_t *c = blk + r * rowBytes + codes;
-            __m256i prod;
-            if (type == TLLM_Q8_0) {
-                __m256i u = _mm256_loadu_si256((const __m256i *)c);
-                prod = _mm256_maddubs_epi16(_mm256_sign_epi8(u, u), _mm256_sign_epi8(x, u));
-            } else {
-                prod = _mm256_maddubs_epi16(unpack_nibbles(c), x);
-            }
-            p[r] = _mm256_madd_epi16(prod, ones);
-        }
-        __m256i isum = reduce8_epi32(p);
-        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
-        __m256 d, m;
-        gather_scales(blk, rowBytes, &d, &m);
-        y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
-    }
-    _mm256_storeu_ps(out, y);
+    DIRECT_LOOP(row_dot_avx2, code_offset(type, 0))
 }
 
 /// One row block against one token with VNNI; `type` is a constant in each caller below.
 TLLM_VNNI static inline __attribute__((always_inline)) void
 direct_vnni_body(const uint8_t *w0, size_t rowBytes, const tllm_wtype type, int64_t K, const uint8_t *xrow,
                  const uint8_t *next, float *out) {
-    DIRECT_PROLOGUE
-    const int32_t offset = code_offset(type, 1);
-    const __m256i flip = _mm256_set1_epi8((char)0x80);
-    for (int64_t b = 0; b < nb; b++) {
-        for (int j = 0; j < linesPerBlock; j++) _mm_prefetch((const char *)next + (b * linesPerBlock + j) * 64, _MM_HINT_T0);
-        const uint8_t *blk = w0 + b * bytes;
-        __m256i x = _mm256_loadu_si256((const __m256i *)(xrow + 32 * b)), p[8];
-        for (int r = 0; r < 8; r++) {
-            const uint8_t *c = blk + r * rowBytes + codes;
-            __m256i u = type == TLLM_Q8_0 ? _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)c), flip) : unpack_nibbles(c);
-            p[r] = _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, x);
-        }
-        __m256i isum = reduce8_epi32(p);
-        if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));
-        __m256 d, m;
-        gather_scales(blk, rowBytes, &d, &m);
-        y = direct_step(isum, d, m, dx[b], sx[b], withMin, y);
-    }
-    _mm256_storeu_ps(out, y);
+    DIRECT_LOOP(row_dot_vnni, code_offset(type, 1))
 }
 
 TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype type, int64_t K, const uint8_t *xrow,

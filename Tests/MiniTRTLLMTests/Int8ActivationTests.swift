@@ -18,23 +18,19 @@ struct Int8ActivationTests {
         #expect(llm.engine.buildConfig.quantization.activations == .int8)
         let reference = try TeacherForcedReference.load()
         var worst: Float = 0, sum: Float = 0, count = 0, agree = 0, positions = 0
-        for (p, prompt) in reference.prompts.enumerated() {
-            let logits = try llm.logits(ids: prompt.prompt_token_ids + prompt.continuation_ids)
-            for (j, position) in prompt.positions.enumerated() {
-                let row = logits.row(prompt.prompt_token_ids.count + j - 1)
-                let base = row.startIndex
-                for (id, expected) in zip(position.top_ids, position.top_logits) {
-                    let diff = abs(row[base + Int(id)] - expected)
-                    worst = max(worst, diff)
-                    sum += diff
-                    count += 1
-                }
-                let top1 = Int32(row.indices.max { row[$0] < row[$1] }! - base)
-                positions += 1
-                if top1 == position.top_ids[0] { agree += 1 }
-                if position.margin > 1.5 {
-                    #expect(top1 == position.top_ids[0], "prompt \(p) position \(j): argmax \(top1), reference \(position.top_ids[0]) (margin \(position.margin))")
-                }
+        try reference.forEachPosition(llm) { p, j, position, row in
+            let base = row.startIndex
+            for (id, expected) in zip(position.top_ids, position.top_logits) {
+                let diff = abs(row[base + Int(id)] - expected)
+                worst = max(worst, diff)
+                sum += diff
+                count += 1
+            }
+            let top1 = Int32(row.indices.max { row[$0] < row[$1] }! - base)
+            positions += 1
+            if top1 == position.top_ids[0] { agree += 1 }
+            if position.margin > 1.5 {
+                #expect(top1 == position.top_ids[0], "prompt \(p) position \(j): argmax \(top1), reference \(position.top_ids[0]) (margin \(position.margin))")
             }
         }
         print("int8 activations, teacher-forced: worst |Δlogit| \(worst), mean \(sum / Float(count)), top-1 agrees at \(agree)/\(positions) positions")
@@ -77,22 +73,8 @@ struct Int8ActivationTests {
         let llm = try Self.llm.get()
         let reference = try TeacherForcedReference.load()
         let engine = try ModelEngine(llm.engine)
-        var cache = try KVCacheManager(config: KvCacheConfig(maxTokens: 1024, tokensPerBlock: 16),
-                                       numLayers: llm.engine.config.numHiddenLayers, kvDim: llm.engine.config.kvDim)
         let sequences = reference.prompts.map(\.prompt_token_ids)
-        func batchSequence(_ id: Int) -> ForwardBatch.Sequence {
-            ForwardBatch.Sequence(tokens: sequences[id], startPosition: 0, blockTable: cache.blockTable(id), logits: .all)
-        }
-        for id in sequences.indices { #expect(cache.reserve(id, tokens: sequences[id].count) == true) }
-        let packed = try engine.forward(ForwardBatch(sequences: sequences.indices.map(batchSequence)), cache: cache.cache)
-        var row = 0
-        for id in sequences.indices {
-            let alone = try engine.forward(ForwardBatch(sequences: [batchSequence(id)]), cache: cache.cache)
-            for r in 0..<alone.rowCount {
-                #expect(alone.row(r).elementsEqual(packed.row(row)), "sequence \(id) row \(r) differs when packed")
-                row += 1
-            }
-        }
+        let (packed, cache) = try expectPackedEqualsAlone(engine, sequences)
         // Decode-shaped steps (one token, the direct kernel) give the prefill's rows (the laid-out kernel).
         let ids = sequences[0]
         for (t, token) in ids.enumerated() {

@@ -22,6 +22,17 @@ struct TeacherForcedReference: Decodable {
         let url = URL(fileURLWithPath: try TestModel.refdataDirectory() + "/teacher_forced.json")
         return try JSONDecoder().decode(TeacherForcedReference.self, from: Data(contentsOf: url))
     }
+
+    /// Runs every prompt with its continuation through `llm` in one pass and calls `body` for each
+    /// reference position with our logits row that predicts it.
+    func forEachPosition(_ llm: LLM, _ body: (_ prompt: Int, _ index: Int, _ position: Position, _ row: ArraySlice<Float>) -> Void) throws {
+        for (p, prompt) in prompts.enumerated() {
+            let logits = try llm.logits(ids: prompt.prompt_token_ids + prompt.continuation_ids)
+            for (j, position) in prompt.positions.enumerated() {
+                body(p, j, position, logits.row(prompt.prompt_token_ids.count + j - 1))
+            }
+        }
+    }
 }
 
 /// Reference margins below this are near-ties our float32 error may legitimately flip.
@@ -37,21 +48,16 @@ struct ReferenceLogitsTests {
         let llm = try TestModel.sharedLLM()
         let reference = try TeacherForcedReference.load()
         var worst: Float = 0
-        for (p, prompt) in reference.prompts.enumerated() {
-            let ids = prompt.prompt_token_ids + prompt.continuation_ids
-            let logits = try llm.logits(ids: ids)
-            for (j, position) in prompt.positions.enumerated() {
-                let row = logits.row(prompt.prompt_token_ids.count + j - 1)
-                let base = row.startIndex
-                for (id, expected) in zip(position.top_ids, position.top_logits) {
-                    let diff = abs(row[base + Int(id)] - expected)
-                    worst = max(worst, diff)
-                    #expect(diff <= logitTolerance, "prompt \(p) position \(j) id \(id): \(row[base + Int(id)]) vs \(expected)")
-                }
-                if position.margin > tieMargin {
-                    let top1 = row.indices.max { row[$0] < row[$1] }! - base
-                    #expect(Int32(top1) == position.top_ids[0], "prompt \(p) position \(j): argmax \(top1), reference \(position.top_ids[0])")
-                }
+        try reference.forEachPosition(llm) { p, j, position, row in
+            let base = row.startIndex
+            for (id, expected) in zip(position.top_ids, position.top_logits) {
+                let diff = abs(row[base + Int(id)] - expected)
+                worst = max(worst, diff)
+                #expect(diff <= logitTolerance, "prompt \(p) position \(j) id \(id): \(row[base + Int(id)]) vs \(expected)")
+            }
+            if position.margin > tieMargin {
+                let top1 = row.indices.max { row[$0] < row[$1] }! - base
+                #expect(Int32(top1) == position.top_ids[0], "prompt \(p) position \(j): argmax \(top1), reference \(position.top_ids[0])")
             }
         }
         print("teacher-forced: worst |Δlogit| over every reference top-10 = \(worst)")
@@ -101,22 +107,6 @@ struct ReferenceLogitsTests {
     func packedBatchIsInvariant() throws {
         let llm = try TestModel.sharedLLM()
         let reference = try TeacherForcedReference.load()
-        let engine = try ModelEngine(llm.engine)
-        var cache = try KVCacheManager(config: KvCacheConfig(maxTokens: 1024, tokensPerBlock: 16),
-                                       numLayers: llm.engine.config.numHiddenLayers, kvDim: llm.engine.config.kvDim)
-        let sequences = reference.prompts.map(\.prompt_token_ids)
-        func batchSequence(_ id: Int) -> ForwardBatch.Sequence {
-            ForwardBatch.Sequence(tokens: sequences[id], startPosition: 0, blockTable: cache.blockTable(id), logits: .all)
-        }
-        for id in sequences.indices { #expect(cache.reserve(id, tokens: sequences[id].count) == true) }
-        let packed = try engine.forward(ForwardBatch(sequences: sequences.indices.map(batchSequence)), cache: cache.cache)
-        var row = 0
-        for id in sequences.indices {
-            let alone = try engine.forward(ForwardBatch(sequences: [batchSequence(id)]), cache: cache.cache)
-            for r in 0..<alone.rowCount {
-                #expect(alone.row(r).elementsEqual(packed.row(row)), "sequence \(id) row \(r) differs when packed")
-                row += 1
-            }
-        }
+        _ = try expectPackedEqualsAlone(try ModelEngine(llm.engine), reference.prompts.map(\.prompt_token_ids))
     }
 }

@@ -45,6 +45,25 @@ func w4a8Reference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int, x
     return y
 }
 
+/// out = x · wᵀ through the CPU backend, on the ISA path named: "native", "avx2" or "scalar".
+func backendLinear(_ w: Tensor, _ x: [Float], tokens: Int, path: String = "native") -> [Float] {
+    let (n, k) = (w.shape[0], w.shape[1])
+    var x = x, y = [Float](repeating: .nan, count: tokens * n)
+    if path == "avx2" { tllm_force_avx2(1) }
+    if path == "scalar" { tllm_force_scalar(1) }
+    x.withUnsafeMutableBufferPointer { xb in
+        y.withUnsafeMutableBufferPointer { yb in
+            CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
+                                into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
+        }
+    }
+    tllm_force_avx2(0)
+    tllm_force_scalar(0)
+    return y
+}
+
+let isaPaths = ["native", "avx2", "scalar"]
+
 @Suite("int8-activation linear", .serialized)
 struct Int8ActivationKernelTests {
     /// Activations with an outlier block (2e4, as SmolLM2's hidden state has), an all-zero block
@@ -69,20 +88,10 @@ struct Int8ActivationKernelTests {
         let w = Tensor(shape: [n, k], dtype: type, storage: storage).multiplied(with: .int8)
         #expect(w.activations == .int8)
         for tokens in [1, 2, 3, 6, 9] {   // 9: the input is quantized on the pool
-            var x = Self.activations(tokens: tokens, columns: k)
+            let x = Self.activations(tokens: tokens, columns: k)
             let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
-            for path in ["native", "avx2", "scalar"] {
-                if path == "avx2" { tllm_force_avx2(1) }
-                if path == "scalar" { tllm_force_scalar(1) }
-                var y = [Float](repeating: .nan, count: tokens * n)
-                x.withUnsafeMutableBufferPointer { xb in
-                    y.withUnsafeMutableBufferPointer { yb in
-                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
-                                            into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
-                    }
-                }
-                tllm_force_avx2(0)
-                tllm_force_scalar(0)
+            for path in isaPaths {
+                let y = backendLinear(w, x, tokens: tokens, path: path)
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(type), \(tokens) tokens, \(path) path")
             }
         }
@@ -105,21 +114,11 @@ struct Int8ActivationKernelTests {
         })
         #expect(w.floats().map(\.bitPattern) == gguf.floats().map(\.bitPattern))
         for tokens in [1, 2, 3, 6] {
-            var x = Self.activations(tokens: tokens, columns: k)
+            let x = Self.activations(tokens: tokens, columns: k)
             let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
-            for path in ["native", "avx2", "scalar"] {
-                if path == "avx2" { tllm_force_avx2(1) }
-                if path == "scalar" { tllm_force_scalar(1) }
-                var y = [Float](repeating: .nan, count: tokens * n)
-                x.withUnsafeMutableBufferPointer { xb in
-                    y.withUnsafeMutableBufferPointer { yb in
-                        // Asked for float32 inputs: an interleaved weight takes int8 whatever is asked.
-                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w.multiplied(with: .float32),
-                                            bias: nil, into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
-                    }
-                }
-                tllm_force_avx2(0)
-                tllm_force_scalar(0)
+            for path in isaPaths {
+                // Asked for float32 inputs: an interleaved weight takes int8 whatever is asked.
+                let y = backendLinear(w.multiplied(with: .float32), x, tokens: tokens, path: path)
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(x8), \(tokens) tokens, \(path) path")
             }
         }
@@ -133,18 +132,8 @@ struct Int8ActivationKernelTests {
             var x = Self.activations(tokens: tokens, columns: k)
             x[k + 40] = bad   // token 1, second block
             var outputs: [[UInt32]] = []
-            for path in ["native", "avx2", "scalar"] {
-                if path == "avx2" { tllm_force_avx2(1) }
-                if path == "scalar" { tllm_force_scalar(1) }
-                var y = [Float](repeating: 0, count: tokens * n)
-                x.withUnsafeMutableBufferPointer { xb in
-                    y.withUnsafeMutableBufferPointer { yb in
-                        CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
-                                            into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
-                    }
-                }
-                tllm_force_avx2(0)
-                tllm_force_scalar(0)
+            for path in isaPaths {
+                let y = backendLinear(w, x, tokens: tokens, path: path)
                 let poisoned = y[n..<(2 * n)].allSatisfy { $0.isNaN }
                 let others = y[0..<n].allSatisfy { $0.isFinite } && y[(2 * n)...].allSatisfy { $0.isFinite }
                 #expect(poisoned, "\(bad), \(path)")
@@ -161,17 +150,8 @@ struct Int8ActivationKernelTests {
         let (n, k, tokens) = (16, 256, 2)
         let q = tensor(.q4_1, rows: n, columns: k, seed: 4)
         var rng = SeededRNG(8)
-        var x = (0..<tokens * k).map { _ in Float.random(in: -1...1, using: &rng) }
-        func run(_ w: Tensor) -> [Float] {
-            var y = [Float](repeating: 0, count: tokens * n)
-            x.withUnsafeMutableBufferPointer { xb in
-                y.withUnsafeMutableBufferPointer { yb in
-                    CPUBackend().linear(Matrix(data: xb.baseAddress!, rows: tokens, columns: k), weight: w, bias: nil,
-                                        into: Matrix(data: yb.baseAddress!, rows: tokens, columns: n))
-                }
-            }
-            return y
-        }
+        let x = (0..<tokens * k).map { _ in Float.random(in: -1...1, using: &rng) }
+        func run(_ w: Tensor) -> [Float] { backendLinear(w, x, tokens: tokens) }
         let exact = run(q), int8 = run(q.multiplied(with: .int8))
         // Per element the int8 rounding error is at most d_x / 2 = amax / 254; over 256 terms of
         // |w| ≤ ~0.8 it stays well below 1 % of Σ|w·x|.
