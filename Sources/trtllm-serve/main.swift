@@ -2,6 +2,7 @@
 import ArgumentParser
 import Logging
 import MiniTRTLLM
+import TLLMCLI
 import TLLMServer
 #if canImport(Glibc)
 import Glibc
@@ -35,6 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "max_tokens for chat requests that do not set it.") var defaultMaxTokens = 512
     @Option(help: "Seconds in-flight requests may run on after SIGINT/SIGTERM before they are cancelled.") var shutdownGracePeriod = 10.0
     @Option(help: "Kernel threads (default: all online CPUs, or $TLLM_NUM_THREADS).") var threads: Int?
+    @Option(help: "Activations in the matrix products: float32 (exact), or int8 (W4A8 as llama.cpp computes it: faster, logits move by up to ~1; see Docs/Quantization.md).")
+    var activation: ActivationPrecision = .float32
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel = "info"
 
     func validate() throws {
@@ -57,14 +60,15 @@ struct ServeCommand: AsyncParsableCommand {
         let gguf = try GGUFFile(path: model)
         let template = gguf.metadata["tokenizer.chat_template"]?.stringValue
         let kvConfig = KvCacheConfig(maxTokens: kvCacheMaxTokens)
-        let llm = try LLM(model: model, buildConfig: BuildConfig(maxBatchSize: maxBatchSize, maxSeqLen: maxSeqLen, maxNumTokens: maxNumTokens),
+        let llm = try LLM(model: model, buildConfig: BuildConfig(maxBatchSize: maxBatchSize, maxSeqLen: maxSeqLen, maxNumTokens: maxNumTokens,
+                                                                 quantization: QuantConfig(activations: activation)),
                           kvCacheConfig: kvConfig)
         let usage = llm.kvCacheUsage()
         let name = servedModelName ?? Self.defaultName(model)
         let served = ServedModel(name: name, llm: llm, chatTemplateSource: template,
                                  cacheTokens: (usage.used + usage.free) * kvConfig.tokensPerBlock)
         logger.info("model \(name): \(model)")
-        logger.info("engine: max_batch_size \(maxBatchSize), max_num_tokens \(maxNumTokens), max_seq_len \(llm.engine.maxSeqLen); KV cache \(usage.used + usage.free) blocks × \(kvConfig.tokensPerBlock) tokens")
+        logger.info("engine: max_batch_size \(maxBatchSize), max_num_tokens \(maxNumTokens), max_seq_len \(llm.engine.maxSeqLen), \(activation.rawValue) activations; KV cache \(usage.used + usage.free) blocks × \(kvConfig.tokensPerBlock) tokens")
         if let error = served.templateError { logger.warning("chat disabled: \(error)") }
         let server = OpenAIServer(model: served, configuration: ServerConfiguration(
             host: host, port: port, maxQueue: maxQueue, defaultMaxTokens: defaultMaxTokens,
