@@ -2,12 +2,13 @@
 // and less accurate than the float32 path.
 //
 // Each token row is quantized in blocks of 32 values: d = amax / 127, q = rint(x · (1/d)) in
-// [-127, 127] (a block whose d is below FLT_MIN gets all-zero codes; one holding an Inf or NaN
-// gets d = s = NaN, so its outputs are NaN as float32 arithmetic would make them), with the block's integer sum Σq and s = d · Σq kept beside it. A weight block of
-// 32 values (Q4_0, Q4_1 or Q8_0, as stored in the GGUF) then meets it in integer arithmetic, which
-// is exact, so only the float steps below fix the result. The canonical order for one output
-// y[t, r] (every path — scalar, AVX2, AVX-512 VNNI, one token or many — performs exactly these
-// float operations, so the result never depends on the batch or the CPU):
+// [-127, 127], with the block's integer sum Σq and s = d · Σq kept beside it (a block whose d is
+// below FLT_MIN gets all-zero codes; one holding an Inf or NaN gets d = s = NaN, so its outputs are
+// NaN as float32 arithmetic would make them). A weight block of 32 values (Q4_0, Q4_1 or Q8_0, as
+// stored in the GGUF or interleaved in 8-row blocks) then meets it in integer arithmetic, which is
+// exact, so only the float steps below fix the result. The canonical order for one output y[t, r]
+// (every path — scalar, AVX2, AVX-512 VNNI, one token or many, either layout — performs exactly
+// these float operations, so the result never depends on the batch or the CPU):
 //
 //     y = 0
 //     for each block b in k order:
@@ -16,7 +17,8 @@
 //         Q4_1 only: y = fma(m_w, s_x, y)            (the block minimum times Σx ≈ d_x · Σq)
 //
 // with u = the nibble and offset 8 for Q4_0 (w = d · (u − 8)), the nibble and offset 0 for Q4_1
-// (w = d · u + m), and the signed byte for Q8_0 (offset 0).
+// (w = d · u + m), and for Q8_0 the signed byte with offset 0 — or, where vpdpbusd needs unsigned
+// codes, the byte + 128 with offset 128.
 #include "dispatch.h"
 #include "tllm_q8.h"
 #include <float.h>
