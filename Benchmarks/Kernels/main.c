@@ -152,13 +152,13 @@ typedef struct {
     float *x, *xm, *y, *ym, *logits;
 } model_ctx;
 
-/// As a W4A8 engine stores them: int8 inputs take Q4 matrices interleaved in 8-row blocks.
+/// As a W4A8 engine stores them: int8 inputs take GGUF matrices interleaved in 8-row blocks.
 static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_input_type input) {
-    if (input != TLLM_INPUT_Q8 || (*type != TLLM_Q4_0 && *type != TLLM_Q4_1) || N % 8 != 0) return w;
+    if (input != TLLM_INPUT_Q8 || (*type != TLLM_Q4_0 && *type != TLLM_Q4_1 && *type != TLLM_Q8_0) || N % 8 != 0) return w;
     void *x8 = alloc(tllm_row_bytes(*type, K) * (size_t)N);
     tllm_repack_x8(*type, w, N, K, x8);
     free(w);
-    *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8 : TLLM_Q4_1_X8;
+    *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8 : *type == TLLM_Q4_1 ? TLLM_Q4_1_X8 : TLLM_Q8_0_X8;
     return x8;
 }
 
@@ -274,9 +274,9 @@ int main(int argc, char **argv) {
 
     // Decode: a whole step of distinct weights per run, so they stream from DRAM.
     // The int8-input rows are the opt-in W4A8 path (--activation int8), not float32.
-    tllm_wtype types[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_Q4_0, TLLM_Q4_1};
-    tllm_input_type inputs[] = {TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_Q8};
-    for (int i = 0; i < 4; i++) {
+    tllm_wtype types[] = {TLLM_Q4_1, TLLM_Q8_0, TLLM_Q4_0, TLLM_Q4_1, TLLM_Q8_0};
+    tllm_input_type inputs[] = {TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_F32, TLLM_INPUT_Q8, TLLM_INPUT_Q8};
+    for (int i = 0; i < 5; i++) {
         if (quick && i == 1) i = 3;
         model_ctx m;
         model_init(&m, types[i], TLLM_Q8_0, 1, inputs[i]);

@@ -31,12 +31,14 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case q4_0x8 = "q4_0_x8"
     /// W4A8: GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
     case q4_1x8 = "q4_1_x8"
+    /// W8A8: GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``).
+    case q8_0x8 = "q8_0_x8"
 
     /// Elements per block (1 for plain types).
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .int8, .int8Row, .fp8Row: 1
-        case .q4_0, .q4_1, .q8_0, .int4G32, .q4_0x8, .q4_1x8: 32
+        case .q4_0, .q4_1, .q8_0, .int4G32, .q4_0x8, .q4_1x8, .q8_0x8: 32
         case .int4G64: 64
         case .int4G128: 128
         }
@@ -50,7 +52,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .int8, .int8Row, .fp8Row: 1
         case .q4_0, .q4_0x8: 18
         case .q4_1, .q4_1x8: 20
-        case .q8_0: 34
+        case .q8_0, .q8_0x8: 34
         case .int4G32: 20
         case .int4G64: 36
         case .int4G128: 68
@@ -76,14 +78,31 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     }
 
     /// Rows stored together (8 for the interleaved W4A8 formats): a tensor's row count must be a multiple.
-    public var rowsInterleaved: Int { self == .q4_0x8 || self == .q4_1x8 ? 8 : 1 }
+    public var rowsInterleaved: Int { interleavedBase == nil ? 1 : 8 }
 
     /// Whether single rows can be read out (embedding lookups): every type with kernels except the
     /// interleaved W4A8 formats, whose rows are spread over their 8-row block.
     public var supportsRowLookup: Bool { hasWeightKernel && interleavedBase == nil }
 
     /// The GGUF format an interleaved W4A8 format was made from (nil for every other type).
-    public var interleavedBase: DType? { self == .q4_0x8 ? .q4_0 : self == .q4_1x8 ? .q4_1 : nil }
+    public var interleavedBase: DType? {
+        switch self {
+        case .q4_0x8: .q4_0
+        case .q4_1x8: .q4_1
+        case .q8_0x8: .q8_0
+        default: nil
+        }
+    }
+
+    /// The interleaved W4A8/W8A8 format of a GGUF Q4_0, Q4_1 or Q8_0 type (nil for every other type).
+    public var interleaved: DType? {
+        switch self {
+        case .q4_0: .q4_0x8
+        case .q4_1: .q4_1x8
+        case .q8_0: .q8_0x8
+        default: nil
+        }
+    }
 
     /// Whether this is a block-quantized GGUF format.
     public var isBlockQuantized: Bool { blockSize > 1 }

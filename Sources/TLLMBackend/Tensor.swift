@@ -134,6 +134,7 @@ extension DType {
         case .fp8Row: TLLM_FP8_ROW
         case .q4_0x8: TLLM_Q4_0_X8
         case .q4_1x8: TLLM_Q4_1_X8
+        case .q8_0x8: TLLM_Q8_0_X8
         case .int8: preconditionFailure("int8 weights have no kernel")
         }
     }

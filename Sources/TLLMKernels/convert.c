@@ -141,7 +141,7 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
     case TLLM_Q4_0: return (size_t)(n / 32) * 18;
     case TLLM_Q4_1: case TLLM_Q4_1_X8: return (size_t)(n / 32) * 20;
     case TLLM_Q4_0_X8: return (size_t)(n / 32) * 18;
-    case TLLM_Q8_0: return (size_t)(n / 32) * 34;
+    case TLLM_Q8_0: case TLLM_Q8_0_X8: return (size_t)(n / 32) * 34;
     case TLLM_INT8_ROW: case TLLM_FP8_ROW: return 4 + (size_t)n;
     case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
         int64_t g = tllm_int4_group(type);
@@ -152,13 +152,14 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
 }
 
 tllm_wtype tllm_x8_base(tllm_wtype type) {
-    return type == TLLM_Q4_0_X8 ? TLLM_Q4_0 : type == TLLM_Q4_1_X8 ? TLLM_Q4_1 : type;
+    return type == TLLM_Q4_0_X8 ? TLLM_Q4_0 : type == TLLM_Q4_1_X8 ? TLLM_Q4_1 : type == TLLM_Q8_0_X8 ? TLLM_Q8_0 : type;
 }
 
 /// Moves bytes between GGUF rows (`rows`) and 8-row interleaved blocks (`x8`), in the direction
 /// `toX8` says; the layout is tllm_kernels.h's.
 static void move_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K, uint8_t *x8, int toX8) {
-    const int64_t nb = K / 32, header = base == TLLM_Q4_1 ? 4 : 2, bytes = header + 16, rowBytes = nb * bytes;
+    const int64_t nb = K / 32, header = base == TLLM_Q4_1 ? 4 : 2, groups = base == TLLM_Q8_0 ? 8 : 4;
+    const int64_t bytes = header + 4 * groups, rowBytes = nb * bytes;
 #define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
     for (int64_t r0 = 0; r0 < N; r0 += 8)
         for (int64_t b = 0; b < nb; b++) {
@@ -166,7 +167,7 @@ static void move_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K, uint8_
             for (int r = 0; r < 8; r++) {
                 uint8_t *row = rows + (r0 + r) * rowBytes + b * bytes;
                 for (int h = 0; h < header / 2; h++) MOVE(blk + 16 * h + 2 * r, row + 2 * h, 2);   // d, then m
-                for (int g = 0; g < 4; g++) MOVE(blk + 8 * header + 32 * g + 4 * r, row + header + 4 * g, 4);
+                for (int g = 0; g < groups; g++) MOVE(blk + 8 * header + 32 * g + 4 * r, row + header + 4 * g, 4);
             }
         }
 #undef MOVE
@@ -236,7 +237,7 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
             for (int j = 0; j < 32; j++) dst[b * 32 + j] = d * (float)(int8_t)p[2 + j];
         }
         break;
-    case TLLM_Q4_0_X8: case TLLM_Q4_1_X8:
+    case TLLM_Q4_0_X8: case TLLM_Q4_1_X8: case TLLM_Q8_0_X8:
         // Interleaved row blocks are not row-addressable: unpack the whole matrix first
         // (tllm_unpack_x8). NaN, so a caller that forgot cannot mistake the output for weights.
         for (int64_t i = 0; i < n; i++) dst[i] = NAN;

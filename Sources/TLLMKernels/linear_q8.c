@@ -25,7 +25,7 @@
 #include <math.h>
 #include <string.h>
 
-static int is_x8(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8; }
+static int is_x8(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
 
 int tllm_q8_supports(tllm_wtype type) {
     return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
@@ -144,10 +144,8 @@ void tllm_q8_quantize(const float *X, int64_t ldx, int64_t T, int64_t K, uint8_t
 
 // ---- Weights: a row block laid out for the integer dot products --------------------------------
 // Three or more tokens: the 8 rows of a block are laid out once in scratch in the interleaved
-// form of tllm_kernels.h (Q4_0_X8 / Q4_1_X8), and for Q8_0 its twin with eight column groups:
-// per 8 rows × 32 columns, the 8 fp16 d, then 256 bytes where byte 32g + 4r + j is code 4g + j of
-// row r (g < 8) — with VNNI stored + 128 (offset 128), else as signed bytes. Rows past `rows` are
-// zero, d = m = 0 included, so every lane computes and unused lanes stay 0.
+// form of tllm_kernels.h (Q4_0_X8 / Q4_1_X8 / Q8_0_X8). Rows past `rows` are zero, d = m = 0
+// included, so every lane computes and unused lanes stay 0.
 
 static float f16(const uint8_t *p) {
     uint16_t h;
@@ -167,10 +165,9 @@ static int32_t code_offset(tllm_wtype type, int vnni) {
     return type == TLLM_Q4_0 ? 8 : type == TLLM_Q8_0 && vnni ? 128 : 0;
 }
 
-static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, int vnni, uint8_t *prep) {
+static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
     const int64_t nb = K / 32, header = x8_header(type), bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
     const int groups = type == TLLM_Q8_0 ? 8 : 4, codesAt = type == TLLM_Q4_1 ? 4 : 2;
-    const uint32_t flip = type == TLLM_Q8_0 && vnni ? 0x80808080u : 0;
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *blk = prep + b * x8_block(type);
         for (int r = 0; r < 8; r++) {
@@ -182,12 +179,7 @@ static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64
             const uint8_t *src = w[r] + b * bytes;
             memcpy(blk + 2 * r, src, 2);
             if (type == TLLM_Q4_1) memcpy(blk + 16 + 2 * r, src + 2, 2);
-            for (int g = 0; g < groups; g++) {
-                uint32_t four;
-                memcpy(&four, src + codesAt + 4 * g, 4);
-                four ^= flip;
-                memcpy(blk + header + 32 * g + 4 * r, &four, 4);
-            }
+            for (int g = 0; g < groups; g++) memcpy(blk + header + 32 * g + 4 * r, src + codesAt + 4 * g, 4);
         }
     }
 }
@@ -302,7 +294,7 @@ TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype
 // Lane r of one vpdpbusd holds row r's four codes of a column group, against those four input
 // codes broadcast: the eight rows' block sums come out in one vector with no horizontal step,
 // and a row block's bytes are contiguous. Same integer sums and float steps as above. `base` is
-// Q4_0, Q4_1 or Q8_0 (Q8_0 only as laid out by prepare_x8; `offset` says how its codes are stored).
+// Q4_0, Q4_1 or Q8_0; Q8_0 codes are stored signed and VNNI adds 128 as it loads them (offset 128).
 
 static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
                       float *D) {
@@ -337,7 +329,7 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
 /// The loop shared by the AVX2 and VNNI bodies: per column block, the 8 code vectors (Q4: column
 /// groups 0–3 from low nibbles, 4–7 from high; Q8_0: groups 0–7 as stored) are loaded once and
 /// used for every token. DOT(acc, codes, x4) adds lane-wise Σ codes · x over each lane's four bytes.
-#define X8_LOOP(DOT, OFFSET)                                                                                \
+#define X8_LOOP(DOT, OFFSET, Q8_UNSIGNED)                                                                   \
     const int64_t nb = K / 32, header = x8_header(base), bytes = x8_block(base);                           \
     const int32_t offset = OFFSET;                                                                          \
     const __m256i low4 = _mm256_set1_epi8(0x0f);                                                            \
@@ -352,8 +344,10 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
         for (int g = 0; g < 4; g++) {                                                                       \
             __m256i c = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * g));                       \
             if (base == TLLM_Q8_0) {                                                                        \
-                codes[g] = c;                                                                               \
-                codes[g + 4] = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * (g + 4)));          \
+                __m256i c4 = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * (g + 4)));            \
+                const __m256i flip = _mm256_set1_epi8((char)0x80);                                          \
+                codes[g] = Q8_UNSIGNED ? _mm256_xor_si256(c, flip) : c;                                     \
+                codes[g + 4] = Q8_UNSIGNED ? _mm256_xor_si256(c4, flip) : c4;                               \
             } else {                                                                                        \
                 codes[g] = _mm256_and_si256(c, low4);                                                       \
                 codes[g + 4] = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);                             \
@@ -392,13 +386,13 @@ TLLM_AVX2 static inline __attribute__((always_inline)) void
 x8_avx2_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
              const uint8_t *next, float *D) {
     const __m256i ones = _mm256_set1_epi16(1);
-    X8_LOOP(DOT_AVX2, code_offset(base, 0))
+    X8_LOOP(DOT_AVX2, code_offset(base, 0), 0)
 }
 
 TLLM_VNNI static inline __attribute__((always_inline)) void
 x8_vnni_body(const uint8_t *blk0, const tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
              const uint8_t *next, float *D) {
-    X8_LOOP(DOT_VNNI, code_offset(base, 1))
+    X8_LOOP(DOT_VNNI, code_offset(base, 1), 1)
 }
 
 TLLM_AVX2 static void x8_avx2(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
@@ -461,6 +455,6 @@ void tllm_q8_block_dots(const uint8_t *W, tllm_wtype type, size_t rowBytes, int6
     // The same rows of the next block stream in while these are laid out and multiplied.
     for (size_t line = 0; line < (size_t)rows * rowBytes; line += 64) _mm_prefetch((const char *)next + line, _MM_HINT_T0);
 #endif
-    prepare_x8(w, rows, type, K, tllm_use_vnni(), prep);
+    prepare_x8(w, rows, type, K, prep);
     x8_dots(prep, type, K, XQ, T, NULL, D);
 }

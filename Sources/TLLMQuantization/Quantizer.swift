@@ -40,30 +40,30 @@ public enum Quantizer {
         }
     }
 
-    /// W4A8: the Q4_0/Q4_1 matrices that only linears read (not lookup tables), with a row count
-    /// divisible by 8, get their rows interleaved in 8s for the int8-activation kernel (same bytes,
-    /// same values; see ``DType/q4_1x8``). The rest stays as stored and runs with int8 activations
-    /// where its type has such a kernel (the Q8_0 head), float32 elsewhere.
+    /// W4A8: the Q4_0/Q4_1/Q8_0 matrices that only linears read (not lookup tables), with a row
+    /// count divisible by 8, get their rows interleaved in 8s for the int8-activation kernel (same
+    /// bytes, same values; see ``DType/q4_1x8``). The rest stays as stored and runs with int8
+    /// activations where its type has such a kernel (a tied Q8_0 head), float32 elsewhere.
     static func interleaveForInt8Activations(_ weights: [String: Tensor], graph: Graph,
                                              progress: ProgressHandler?) -> (weights: [String: Tensor], log: [String]) {
         let roles = MatrixRoles(graph, weights: weights)
         var out = weights
         let names = weights.keys.sorted().filter { name in
             let t = weights[name]!
-            return (t.dtype == .q4_0 || t.dtype == .q4_1) && t.shape.count == 2 && t.shape[0] % 8 == 0
+            return t.dtype.interleaved != nil && t.shape.count == 2 && t.shape[0] % 8 == 0
                 && t.rowLength % 32 == 0 && !roles.isTable(name)
         }
         for (i, name) in names.enumerated() {
             progress?(BuildProgress(phase: "interleaving", completed: i, total: names.count, item: name))
             out[name] = interleaved(weights[name]!)
         }
-        return (out, ["Quantization: gguf_native with int8 activations (W4A8): \(names.count) Q4 matrices interleaved in 8-row blocks (\(typeSummary(out)))"])
+        return (out, ["Quantization: gguf_native with int8 activations (W4A8): \(names.count) matrices interleaved in 8-row blocks (\(typeSummary(out)))"])
     }
 
-    /// A GGUF Q4_0 or Q4_1 matrix with its rows interleaved in 8s (``DType/q4_0x8``, ``DType/q4_1x8``).
+    /// A GGUF Q4_0, Q4_1 or Q8_0 matrix with its rows interleaved in 8s (``DType/q4_0x8``, …).
     public static func interleaved(_ tensor: Tensor) -> Tensor {
-        precondition((tensor.dtype == .q4_0 || tensor.dtype == .q4_1) && tensor.shape.count == 2 && tensor.shape[0] % 8 == 0)
-        let type: DType = tensor.dtype == .q4_0 ? .q4_0x8 : .q4_1x8
+        precondition(tensor.dtype.interleaved != nil && tensor.shape.count == 2 && tensor.shape[0] % 8 == 0)
+        let type = tensor.dtype.interleaved!
         let storage = TensorStorage(byteCount: tensor.byteCount) { buffer in
             tllm_repack_x8(tensor.dtype.kernelType, tensor.pointer, Int64(tensor.shape[0]), Int64(tensor.rowLength), buffer.baseAddress)
         }

@@ -97,12 +97,12 @@ struct Int8ActivationKernelTests {
         }
     }
 
-    @Test("8-row interleaved Q4 weights give the same bits as their GGUF rows, and dequantize to the same values",
-          arguments: [DType.q4_0, .q4_1])
+    @Test("8-row interleaved weights give the same bits as their GGUF rows, and dequantize to the same values",
+          arguments: [DType.q4_0, .q4_1, .q8_0])
     func interleavedMatchesDefinition(type: DType) {
         let (n, k) = (24, 128)
         let bytes = randomBlocks(type, rows: n, columns: k, seed: 33)
-        let x8: DType = type == .q4_0 ? .q4_0x8 : .q4_1x8
+        let x8 = type.interleaved!
         let storage = TensorStorage(byteCount: bytes.count) { buffer in
             bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
         }

@@ -25,13 +25,15 @@ typedef enum {
     TLLM_INT4_G128 = 9,
     /// FP8 E4M3 with one f32 scale per row.
     TLLM_FP8_ROW = 10,
-    /// GGUF Q4_0 / Q4_1 blocks of 8 rows interleaved for the int8-activation kernel (W4A8): per
-    /// 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then 128 nibble bytes
-    /// where byte 32g + 4r + j is byte 4g + j of row r's GGUF block (g < 4, j < 4). Same size as
-    /// the GGUF rows; the row count must be a multiple of 8. Linears over them always quantize
-    /// their input to int8 (see tllm_fused.h).
+    /// GGUF Q4_0 / Q4_1 / Q8_0 blocks of 8 rows interleaved for the int8-activation kernel (W4A8,
+    /// W8A8): per 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then the
+    /// codes: for Q4, 128 bytes where byte 32g + 4r + j is nibble byte 4g + j of row r's GGUF block
+    /// (g < 4); for Q8_0, 256 bytes where byte 32g + 4r + j is code 4g + j of row r (g < 8); j < 4.
+    /// Same size as the GGUF rows; the row count must be a multiple of 8. Linears over them always
+    /// quantize their input to int8 (see tllm_fused.h).
     TLLM_Q4_0_X8 = 11,
     TLLM_Q4_1_X8 = 12,
+    TLLM_Q8_0_X8 = 13,
 } tllm_wtype;
 
 // ---- CPU features and threads -------------------------------------------------------------
@@ -65,11 +67,11 @@ void tllm_dequantize_row(tllm_wtype type, const void *src, float *dst, int64_t n
 /// Bytes one row of `n` elements takes (for the 8-row interleaved types: an eighth of a row block).
 size_t tllm_row_bytes(tllm_wtype type, int64_t n);
 
-/// The GGUF type an 8-row interleaved type was made from (Q4_0 or Q4_1), or `type` itself.
+/// The GGUF type an 8-row interleaved type was made from (Q4_0, Q4_1 or Q8_0), or `type` itself.
 tllm_wtype tllm_x8_base(tllm_wtype type);
-/// Interleaves N rows (a multiple of 8) of K columns of GGUF Q4_0 or Q4_1 into Q4_0_X8 or Q4_1_X8.
+/// Interleaves N rows (a multiple of 8) of K columns of GGUF Q4_0, Q4_1 or Q8_0 into its _X8 type.
 void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst);
-/// The inverse of tllm_repack_x8: `type` is Q4_0_X8 or Q4_1_X8, `dst` receives GGUF rows.
+/// The inverse of tllm_repack_x8: `type` is an _X8 type, `dst` receives GGUF rows.
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst);
 
 // ---- Dense math -----------------------------------------------------------------------------
