@@ -13,11 +13,8 @@ public enum ActivationPrecision: String, Sendable, Codable, CaseIterable {
     /// int8 activations, one float scale per 32 values (W4A8 / W8A8).
     case int8
 
-    /// The kernels' name for an input of this precision against weights of `dtype` (the
-    /// interleaved W4A8 formats take int8 whatever is asked).
-    public func kernelInput(for dtype: DType) -> tllm_input_type {
-        (self == .int8 && dtype.takesInt8Activations) || dtype.interleavedBase != nil ? TLLM_INPUT_Q8 : TLLM_INPUT_F32
-    }
+    /// The kernels' name for this precision.
+    public var kernelInput: tllm_input_type { self == .int8 ? TLLM_INPUT_Q8 : TLLM_INPUT_F32 }
 }
 
 extension DType {

@@ -8,7 +8,7 @@ extension CPUBackend {
                      "fusedLinear: weight \(weight.shape) vs input width \(input.columns), output width \(out.columns)")
         precondition(input.rows == out.rows && (residual.map { $0.rows == out.rows && $0.columns == out.columns } ?? true))
         tllm_linear_fused(weight.pointer, weight.dtype.kernelType, Int64(out.columns), Int64(input.columns),
-                          input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput(for: weight.dtype),
+                          input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput,
                           bias?.floatPointer, tllm_activation(UInt32(activation.rawValue)),
                           residual?.data, Int64(residual?.stride ?? 0), out.data, Int64(out.stride))
     }

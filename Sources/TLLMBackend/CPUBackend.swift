@@ -30,7 +30,7 @@ public struct CPUBackend: Backend {
                                  biasPointer, out.data, Int64(out.stride))
         } else {
             tllm_linear_fused(weight.pointer, weight.dtype.kernelType, Int64(out.columns), Int64(input.columns),
-                              input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput(for: weight.dtype),
+                              input.data, Int64(input.stride), Int64(input.rows), weight.activations.kernelInput,
                               biasPointer, TLLM_ACT_NONE, nil, 0, out.data, Int64(out.stride))
         }
     }

@@ -81,8 +81,8 @@ const char *tllm_isa_name(void) {
 }
 
 float *tllm_scratch(int slot, int64_t floats) {
-    static _Thread_local float *buffers[6];
-    static _Thread_local int64_t sizes[6];
+    static _Thread_local float *buffers[5];
+    static _Thread_local int64_t sizes[5];
     if (sizes[slot] < floats) {
         free(buffers[slot]);
         // Grow at least geometrically: attention's score rows lengthen by one position per decode
@@ -149,36 +149,6 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
     }
     }
     return 0;
-}
-
-tllm_wtype tllm_x8_base(tllm_wtype type) {
-    return type == TLLM_Q4_0_X8 ? TLLM_Q4_0 : type == TLLM_Q4_1_X8 ? TLLM_Q4_1 : type == TLLM_Q8_0_X8 ? TLLM_Q8_0 : type;
-}
-
-/// Moves bytes between GGUF rows (`rows`) and 8-row interleaved blocks (`x8`), in the direction
-/// `toX8` says; the layout is tllm_kernels.h's.
-static void move_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K, uint8_t *x8, int toX8) {
-    const int64_t nb = K / 32, header = base == TLLM_Q4_1 ? 4 : 2, groups = base == TLLM_Q8_0 ? 8 : 4;
-    const int64_t bytes = header + 4 * groups, rowBytes = nb * bytes;
-#define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
-    for (int64_t r0 = 0; r0 < N; r0 += 8)
-        for (int64_t b = 0; b < nb; b++) {
-            uint8_t *blk = x8 + r0 * rowBytes + b * 8 * bytes;
-            for (int r = 0; r < 8; r++) {
-                uint8_t *row = rows + (r0 + r) * rowBytes + b * bytes;
-                for (int h = 0; h < header / 2; h++) MOVE(blk + 16 * h + 2 * r, row + 2 * h, 2);   // d, then m
-                for (int g = 0; g < groups; g++) MOVE(blk + 8 * header + 32 * g + 4 * r, row + header + 4 * g, 4);
-            }
-        }
-#undef MOVE
-}
-
-void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst) {
-    move_x8(base, (uint8_t *)src, N, K, dst, 1);   // reads src only
-}
-
-void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst) {
-    move_x8(tllm_x8_base(type), dst, N, K, (uint8_t *)src, 0);   // reads src only
 }
 
 int64_t tllm_int4_group(tllm_wtype type) {

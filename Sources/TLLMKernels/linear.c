@@ -221,16 +221,17 @@ static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_
     return XQ;
 }
 
-/// block_dots, or its int8-activation twin when the input was quantized and the weight type has one.
+/// The calling thread's scratch for row_block_dots over rows of K: room for a row block
+/// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
+/// is 8.5 K bytes, under the 32 K here).
+static float *row_block_scratch(int64_t K) { return tllm_scratch(0, ROW_BLOCK * K); }
+
+/// block_dots, or its int8-activation twin when the input was quantized and the weight type has
+/// one; `scratch` comes from row_block_scratch.
 static void row_block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
-                           const float *X, int64_t ldx, const uint8_t *XQ, int64_t T, float *D) {
-    if (XQ && tllm_q8_supports(wtype)) {
-        uint8_t *prep = (uint8_t *)tllm_scratch(5, (int64_t)(tllm_q8_prep_bytes(K) / 4));
-        tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, prep, D);
-        return;
-    }
-    float *scratch = wtype == TLLM_F32 ? NULL : tllm_scratch(0, ROW_BLOCK * K);
-    block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, D);
+                           const float *X, int64_t ldx, const uint8_t *XQ, int64_t T, float *scratch, float *D) {
+    if (XQ && tllm_q8_supports(wtype)) tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, (uint8_t *)scratch, D);
+    else block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, D);
 }
 
 static inline float gelu_tanh(float v) {
@@ -268,11 +269,12 @@ TLLM_AVX2 static void linear_epilogue8(const float *d, const float *bias, tllm_a
 static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
+    float *scratch = c->wtype == TLLM_F32 ? NULL : row_block_scratch(c->K);
     float *D = tllm_scratch(2, ROW_BLOCK * c->T);
     for (int64_t block = b0; block < b1; block++) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        row_block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, D);
+        row_block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, D);
 #if defined(__x86_64__)
         if (rows == ROW_BLOCK && c->act != TLLM_ACT_GELU && tllm_use_avx2()) {
             for (int64_t t = 0; t < c->T; t++)
@@ -334,12 +336,13 @@ TLLM_AVX2 static void gated_epilogue8(const float *g, const float *u, const floa
 static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
     (void)thread;
     const gated_ctx *c = p;
+    float *scratch = row_block_scratch(c->K);
     float *Dg = tllm_scratch(2, ROW_BLOCK * c->T), *Du = tllm_scratch(3, ROW_BLOCK * c->T);
     for (int64_t block = b0; block < b1; block++) {
         int64_t r0 = block * ROW_BLOCK;
         int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        row_block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, Dg);
-        row_block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, Du);
+        row_block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, Dg);
+        row_block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, Du);
         for (int64_t t = 0; t < c->T; t++) {
             float *o = c->out + t * c->ldo + r0;
 #if defined(__x86_64__)

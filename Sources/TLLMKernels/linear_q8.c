@@ -165,23 +165,55 @@ static int32_t code_offset(tllm_wtype type, int vnni) {
     return type == TLLM_Q4_0 ? 8 : type == TLLM_Q8_0 && vnni ? 128 : 0;
 }
 
-static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
-    const int64_t nb = K / 32, header = x8_header(type), bytes = type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34;
-    const int groups = type == TLLM_Q8_0 ? 8 : 4, codesAt = type == TLLM_Q4_1 ? 4 : 2;
+/// Copies between GGUF rows w[0 … rows) and one interleaved 8-row block run at `x8` (K / 32 blocks),
+/// in the direction `toX8` says. Packing fills rows past `rows` with zeros.
+static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *x8, int toX8) {
+    const int64_t nb = K / 32, header = x8_header(type), bytes = (int64_t)tllm_row_bytes(type, 32);
+    const int groups = (int)(x8_codes(type) / 32), halves = (int)(header / 16);
+#define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t *blk = prep + b * x8_block(type);
+        uint8_t *blk = x8 + b * x8_block(type);
         for (int r = 0; r < 8; r++) {
             if (r >= rows) {
-                for (int64_t h = 0; h < header; h += 16) memset(blk + h + 2 * r, 0, 2);
+                if (!toX8) continue;
+                for (int h = 0; h < halves; h++) memset(blk + 16 * h + 2 * r, 0, 2);
                 for (int g = 0; g < groups; g++) memset(blk + header + 32 * g + 4 * r, 0, 4);
                 continue;
             }
-            const uint8_t *src = w[r] + b * bytes;
-            memcpy(blk + 2 * r, src, 2);
-            if (type == TLLM_Q4_1) memcpy(blk + 16 + 2 * r, src + 2, 2);
-            for (int g = 0; g < groups; g++) memcpy(blk + header + 32 * g + 4 * r, src + codesAt + 4 * g, 4);
+            uint8_t *src = w[r] + b * bytes;
+            for (int h = 0; h < halves; h++) MOVE(blk + 16 * h + 2 * r, src + 2 * h, 2);   // d, then m
+            for (int g = 0; g < groups; g++) MOVE(blk + header + 32 * g + 4 * r, src + 2 * halves + 4 * g, 4);
         }
     }
+#undef MOVE
+}
+
+/// Lays out rows w[0 … rows) of GGUF blocks as one interleaved 8-row block run (scratch for 3+ tokens).
+static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
+    move_x8((uint8_t *const *)w, rows, type, K, prep, 1);   // reads w only
+}
+
+/// tllm_repack_x8 and tllm_unpack_x8: every 8 rows of a matrix, one block run each.
+static void move_matrix_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K, uint8_t *x8, int toX8) {
+    const size_t rowBytes = tllm_row_bytes(base, K);
+    for (int64_t r0 = 0; r0 < N; r0 += 8) {
+        const int count = N - r0 < 8 ? (int)(N - r0) : 8;
+        uint8_t *w[8];
+        for (int r = 0; r < count; r++) w[r] = rows + (size_t)(r0 + r) * rowBytes;
+        move_x8(w, count, base, K, x8 + (size_t)r0 * rowBytes, toX8);
+    }
+}
+
+tllm_wtype tllm_x8_base(tllm_wtype type) {
+    return type == TLLM_Q4_0_X8 ? TLLM_Q4_0 : type == TLLM_Q4_1_X8 ? TLLM_Q4_1 : type == TLLM_Q8_0_X8 ? TLLM_Q8_0 : type;
+}
+
+void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst) {
+    move_matrix_x8(base, (uint8_t *)src, N, K, dst, 1);   // reads src only
+}
+
+void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst) {
+    move_matrix_x8(tllm_x8_base(type), dst, N, K, (uint8_t *)src, 0);   // reads src only
 }
 
 #if defined(__x86_64__)
@@ -196,9 +228,6 @@ TLLM_AVX2 static inline __m256i reduce8_epi32(const __m256i p[8]) {
 
 // Decode (one or two tokens): laying a row block out first costs more than the dot products, so
 // these read the GGUF blocks directly: the same integer sums and float steps as above.
-
-/// Bytes of one GGUF block of the type.
-static int64_t block_bytes(tllm_wtype type) { return type == TLLM_Q4_1 ? 20 : type == TLLM_Q4_0 ? 18 : 34; }
 
 /// The eight rows' block scales d (and Q4_1 minimums m) as floats, from the 4 bytes at each
 /// row's block start (eight loads: a vpgatherdd here made the whole kernel 20 % slower).
@@ -219,8 +248,8 @@ TLLM_AVX2 static inline __m256i unpack_nibbles(const uint8_t *p) {
     return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
-/// The float steps of one block for eight rows, from gathered scales.
-TLLM_AVX2 static inline __m256 direct_step(__m256i isum, __m256 d, __m256 m, float dx, float sx, int withMin, __m256 y) {
+/// The float steps of one block for eight rows (lane r: row r), from their scales and minimums.
+TLLM_AVX2 static inline __m256 block_step(__m256i isum, __m256 d, __m256 m, float dx, float sx, int withMin, __m256 y) {
     y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(dx)), y);
     if (withMin) y = _mm256_fmadd_ps(m, _mm256_set1_ps(sx), y);
     return y;
@@ -248,7 +277,7 @@ TLLM_VNNI static inline __m256i row_dot_vnni(const uint8_t *c, __m256i x, const 
 /// The decode loop shared by the AVX2 and VNNI bodies: per block, the x codes are loaded once,
 /// each row's partial sums (ROW_DOT) reduced to the eight rows' block sums, then the float steps.
 #define DIRECT_LOOP(ROW_DOT, OFFSET)                                                                 \
-    const int64_t nb = K / 32, bytes = block_bytes(type);                                            \
+    const int64_t nb = K / 32, bytes = (int64_t)tllm_row_bytes(type, 32);                            \
     const int64_t codes = type == TLLM_Q4_1 ? 4 : 2;                                                 \
     const float *dx = row_d((uint8_t *)xrow, K), *sx = row_s((uint8_t *)xrow, K);                    \
     const int32_t *qsum = row_sum((uint8_t *)xrow, K);                                               \
@@ -264,7 +293,7 @@ TLLM_VNNI static inline __m256i row_dot_vnni(const uint8_t *c, __m256i x, const 
         if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * qsum[b]));              \
         __m256 d, m;                                                                                 \
         gather_scales(blk, rowBytes, &d, &m);                                                        \
-        y = direct_step(isum, d, m, dx[b], sx[b], type == TLLM_Q4_1, y);                             \
+        y = block_step(isum, d, m, dx[b], sx[b], type == TLLM_Q4_1, y);                              \
     }                                                                                                \
     _mm256_storeu_ps(out, y);
 
@@ -366,8 +395,7 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
             __m256i isum = _mm256_add_epi32(a0, a1);                                                        \
             if (offset) isum = _mm256_sub_epi32(isum, _mm256_set1_epi32(offset * row_sum((uint8_t *)xrow, K)[b])); \
             __m256 y = T == 1 ? y1 : _mm256_loadu_ps(D + t * 8);                                            \
-            y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(d, _mm256_set1_ps(row_d((uint8_t *)xrow, K)[b])), y); \
-            if (base == TLLM_Q4_1) y = _mm256_fmadd_ps(m, _mm256_set1_ps(row_s((uint8_t *)xrow, K)[b]), y); \
+            y = block_step(isum, d, m, row_d((uint8_t *)xrow, K)[b], row_s((uint8_t *)xrow, K)[b], base == TLLM_Q4_1, y); \
             if (T == 1) y1 = y;                                                                             \
             else _mm256_storeu_ps(D + t * 8, y);                                                            \
         }                                                                                                   \
