@@ -19,8 +19,12 @@ public enum ActivationPrecision: String, Sendable, Codable, CaseIterable {
 
 extension DType {
     /// Whether linears over weights of this type have an int8-activation kernel (GGUF Q4_0, Q4_1,
-    /// Q8_0, and the interleaved W4A8 formats, which have only that one).
+    /// Q8_0, and their interleaved formats).
     public var takesInt8Activations: Bool {
         self == .q4_0 || self == .q4_1 || self == .q8_0 || interleavedBase != nil
     }
+
+    /// Whether linears over weights of this type have only the int8-activation kernel
+    /// (``DType/q8_0x8``; the interleaved Q4 formats have a float32 one too).
+    public var requiresInt8Activations: Bool { self == .q8_0x8 }
 }

@@ -25,13 +25,14 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case int4G128 = "int4_g128"
     /// FP8: a row is a float32 scale then one E4M3 byte per element; x = scale * e4m3(q).
     case fp8Row = "fp8_e4m3_row"
-    /// W4A8: GGUF Q4_0 blocks with every 8 rows interleaved for the int8-activation kernel (the
-    /// layout is in tllm_kernels.h). Same bytes per row; the row count is a multiple of 8; linears
-    /// over it always quantize their input to int8.
+    /// GGUF Q4_0 blocks with every 8 rows interleaved (the layout is in tllm_kernels.h), which both
+    /// linear kernels stream best: float32 inputs (the block scale factored out of each block's
+    /// dot product) and int8 inputs (W4A8). Same bytes per row; the row count is a multiple of 8.
     case q4_0x8 = "q4_0_x8"
-    /// W4A8: GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
+    /// GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
     case q4_1x8 = "q4_1_x8"
-    /// W8A8: GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``).
+    /// W8A8: GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``); linears over it always
+    /// quantize their input to int8.
     case q8_0x8 = "q8_0_x8"
 
     /// Elements per block (1 for plain types).
@@ -77,14 +78,14 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// Rows stored together (8 for the interleaved W4A8 formats): a tensor's row count must be a multiple.
+    /// Rows stored together (8 for the interleaved formats): a tensor's row count must be a multiple.
     public var rowsInterleaved: Int { interleavedBase == nil ? 1 : 8 }
 
     /// Whether single rows can be read out (embedding lookups): every type with kernels except the
-    /// interleaved W4A8 formats, whose rows are spread over their 8-row block.
+    /// interleaved formats, whose rows are spread over their 8-row block.
     public var supportsRowLookup: Bool { hasWeightKernel && interleavedBase == nil }
 
-    /// The GGUF format an interleaved W4A8 format was made from (nil for every other type).
+    /// The GGUF format an interleaved format was made from (nil for every other type).
     public var interleavedBase: DType? {
         switch self {
         case .q4_0x8: .q4_0
@@ -94,7 +95,7 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         }
     }
 
-    /// The interleaved W4A8/W8A8 format of a GGUF Q4_0, Q4_1 or Q8_0 type (nil for every other type).
+    /// The interleaved format of a GGUF Q4_0, Q4_1 or Q8_0 type (nil for every other type).
     public var interleaved: DType? {
         switch self {
         case .q4_0: .q4_0x8

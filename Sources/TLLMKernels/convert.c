@@ -81,8 +81,8 @@ const char *tllm_isa_name(void) {
 }
 
 float *tllm_scratch(int slot, int64_t floats) {
-    static _Thread_local float *buffers[5];
-    static _Thread_local int64_t sizes[5];
+    static _Thread_local float *buffers[6];
+    static _Thread_local int64_t sizes[6];
     if (sizes[slot] < floats) {
         free(buffers[slot]);
         // Grow at least geometrically: attention's score rows lengthen by one position per decode

@@ -5,6 +5,7 @@
 #include "tllm_fused.h"
 #include "tllm_math.h"
 #include "tllm_q8.h"
+#include "tllm_x8.h"
 #include <math.h>
 #include <cblas.h>
 #include <string.h>
@@ -221,17 +222,55 @@ static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_
     return XQ;
 }
 
-/// The calling thread's scratch for row_block_dots over rows of K: room for a row block
-/// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
-/// is 8.5 K bytes, under the 32 K here).
-static float *row_block_scratch(int64_t K) { return tllm_scratch(0, ROW_BLOCK * K); }
+/// The float32 input's block sums for a call whose weights (`a` or `b`) run the float32 x8
+/// kernel (linear_x8.c): computed once on the calling thread's scratch, read by every row block.
+/// NULL: no such weight, or the input was quantized to int8.
+static const float *x8f_block_sums(const uint8_t *XQ, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
+                                   int64_t T, int64_t K) {
+    if (XQ || !(tllm_x8f_supports(a) || tllm_x8f_supports(b))) return NULL;
+    float *S = tllm_scratch(5, T * (K / 32));
+    tllm_x8f_block_sums(X, ldx, T, K, S);
+    return S;
+}
 
-/// block_dots, or its int8-activation twin when the input was quantized and the weight type has
-/// one; `scratch` comes from row_block_scratch.
-static void row_block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
-                           const float *X, int64_t ldx, const uint8_t *XQ, int64_t T, float *scratch, float *D) {
-    if (XQ && tllm_q8_supports(wtype)) tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, (uint8_t *)scratch, D);
-    else block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, D);
+/// Row blocks per parallel item: the float32 x8 kernel streams several row blocks at once in
+/// decode, so its items are groups of 4 (every other path: 1).
+#define X8F_GROUP 4
+/// Row blocks one kernel call covers at most (the D scratch holds this many).
+#define CALL_BLOCKS 8
+
+static int64_t blocks_per_item(const float *S) { return S ? X8F_GROUP : 1; }
+
+/// Row blocks per kernel call: all 8 for the x8 kernel's decode tiles, 2 for its wider ones (to
+/// keep D small when many tokens share the call), else 1.
+static int64_t blocks_per_call(const float *S, int64_t T) { return !S ? 1 : T == 1 ? CALL_BLOCKS : 4; }
+
+/// The calling thread's scratch for row_blocks_dots over rows of K: room for a row block
+/// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
+/// is 8.5 K bytes, under the 32 K here), or two prepared for the float32 x8 kernel.
+static float *row_block_scratch(int64_t K) {
+    const int64_t x8f = (int64_t)tllm_x8f_scratch_floats(K);
+    return tllm_scratch(0, x8f > ROW_BLOCK * K ? x8f : ROW_BLOCK * K);
+}
+
+/// Row blocks [block, block + n) (n ≤ CALL_BLOCKS) against every token, into D[i · 8T + 8t + r]:
+/// the float32 x8 kernel where it applies (S given), else block_dots or its int8-activation twin
+/// (when the input was quantized and the weight type has one) a row block at a time. `scratch`
+/// comes from row_block_scratch.
+static void row_blocks_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t N, int64_t K, int64_t block,
+                            int n, const float *X, int64_t ldx, const uint8_t *XQ, const float *S, int64_t T,
+                            float *scratch, float *D) {
+    if (S && tllm_x8f_supports(wtype)) {
+        tllm_x8f_dots(W, wtype, K, block, n, X, ldx, S, T, scratch, D);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t r0 = (block + i) * ROW_BLOCK;
+        int rows = (int)(N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK);
+        float *d = D + i * ROW_BLOCK * T;
+        if (XQ && tllm_q8_supports(wtype)) tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, (uint8_t *)scratch, d);
+        else block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, d);
+    }
 }
 
 static inline float gelu_tanh(float v) {
@@ -247,7 +286,7 @@ typedef struct {
     tllm_wtype wtype;
     int64_t N, K, ldx, T, ldy, ldr;
     size_t rowBytes;
-    const float *X, *bias, *R;
+    const float *X, *bias, *R, *S;
     const uint8_t *XQ;
     tllm_activation act;
     float *Y;
@@ -266,32 +305,39 @@ TLLM_AVX2 static void linear_epilogue8(const float *d, const float *bias, tllm_a
 }
 #endif
 
-static void linear_rows(void *p, int64_t b0, int64_t b1, int thread) {
+static void linear_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
     float *scratch = c->wtype == TLLM_F32 ? NULL : row_block_scratch(c->K);
-    float *D = tllm_scratch(2, ROW_BLOCK * c->T);
-    for (int64_t block = b0; block < b1; block++) {
-        int64_t r0 = block * ROW_BLOCK;
-        int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        row_block_dots(c->W, c->wtype, c->rowBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, D);
+    float *D = tllm_scratch(2, blocks_per_call(c->S, c->T) * ROW_BLOCK * c->T);
+    const int64_t blocks = (c->N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(c->S);
+    const int64_t b1 = i1 * per < blocks ? i1 * per : blocks;
+    const int64_t step = blocks_per_call(c->S, c->T);
+    for (int64_t first = i0 * per; first < b1; first += step) {
+        const int n = (int)(b1 - first < step ? b1 - first : step);
+        row_blocks_dots(c->W, c->wtype, c->rowBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, D);
+        for (int i = 0; i < n; i++) {
+            const int64_t r0 = (first + i) * ROW_BLOCK;
+            const int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
+            const float *Db = D + i * ROW_BLOCK * c->T;
 #if defined(__x86_64__)
-        if (rows == ROW_BLOCK && c->act != TLLM_ACT_GELU && tllm_use_avx2()) {
-            for (int64_t t = 0; t < c->T; t++)
-                linear_epilogue8(D + t * ROW_BLOCK, c->bias ? c->bias + r0 : NULL, c->act,
-                                 c->R ? c->R + t * c->ldr + r0 : NULL, c->Y + t * c->ldy + r0);
-            continue;
-        }
-#endif
-        for (int64_t t = 0; t < c->T; t++)
-            for (int r = 0; r < rows; r++) {
-                float y = D[t * ROW_BLOCK + r];
-                if (c->bias) y = y + c->bias[r0 + r];
-                if (c->act == TLLM_ACT_GELU) y = gelu_tanh(y);
-                else if (c->act == TLLM_ACT_SILU) y = tllm_silu1(y);
-                if (c->R) y = c->R[t * c->ldr + r0 + r] + y;
-                c->Y[t * c->ldy + r0 + r] = y;
+            if (rows == ROW_BLOCK && c->act != TLLM_ACT_GELU && tllm_use_avx2()) {
+                for (int64_t t = 0; t < c->T; t++)
+                    linear_epilogue8(Db + t * ROW_BLOCK, c->bias ? c->bias + r0 : NULL, c->act,
+                                     c->R ? c->R + t * c->ldr + r0 : NULL, c->Y + t * c->ldy + r0);
+                continue;
             }
+#endif
+            for (int64_t t = 0; t < c->T; t++)
+                for (int r = 0; r < rows; r++) {
+                    float y = Db[t * ROW_BLOCK + r];
+                    if (c->bias) y = y + c->bias[r0 + r];
+                    if (c->act == TLLM_ACT_GELU) y = gelu_tanh(y);
+                    else if (c->act == TLLM_ACT_SILU) y = tllm_silu1(y);
+                    if (c->R) y = c->R[t * c->ldr + r0 + r] + y;
+                    c->Y[t * c->ldy + r0 + r] = y;
+                }
+        }
     }
 }
 
@@ -299,9 +345,11 @@ void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                        const float *X, int64_t ldx, int64_t T, tllm_input_type input,
                        const float *bias, tllm_activation act, const float *R, int64_t ldr, float *Y, int64_t ldy) {
     if (T <= 0) return;
-    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R,
-                    quantized_input(input, wtype, wtype, X, ldx, T, K), act, Y};
-    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, linear_rows, &c);
+    const uint8_t *XQ = quantized_input(input, wtype, wtype, X, ldx, T, K);
+    const float *S = x8f_block_sums(XQ, wtype, wtype, X, ldx, T, K);
+    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, S, XQ, act, Y};
+    const int64_t per = blocks_per_item(S);
+    tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, linear_rows, &c);
 }
 
 void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
@@ -317,7 +365,7 @@ typedef struct {
     tllm_wtype tg, tu;
     int64_t N, K, ldx, T, ldo;
     size_t gBytes, uBytes;
-    const float *X, *bg, *bu;
+    const float *X, *bg, *bu, *S;
     const uint8_t *XQ;
     float *out;
 } gated_ctx;
@@ -333,26 +381,34 @@ TLLM_AVX2 static void gated_epilogue8(const float *g, const float *u, const floa
 }
 #endif
 
-static void gated_rows(void *p, int64_t b0, int64_t b1, int thread) {
+static void gated_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const gated_ctx *c = p;
     float *scratch = row_block_scratch(c->K);
-    float *Dg = tllm_scratch(2, ROW_BLOCK * c->T), *Du = tllm_scratch(3, ROW_BLOCK * c->T);
-    for (int64_t block = b0; block < b1; block++) {
-        int64_t r0 = block * ROW_BLOCK;
-        int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
-        row_block_dots(c->Wg, c->tg, c->gBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, Dg);
-        row_block_dots(c->Wu, c->tu, c->uBytes, c->K, r0, rows, c->X, c->ldx, c->XQ, c->T, scratch, Du);
-        for (int64_t t = 0; t < c->T; t++) {
-            float *o = c->out + t * c->ldo + r0;
+    const int64_t dFloats = blocks_per_call(c->S, c->T) * ROW_BLOCK * c->T;
+    float *Dg = tllm_scratch(2, dFloats), *Du = tllm_scratch(3, dFloats);
+    const int64_t blocks = (c->N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(c->S);
+    const int64_t b1 = i1 * per < blocks ? i1 * per : blocks;
+    const int64_t step = blocks_per_call(c->S, c->T);
+    for (int64_t first = i0 * per; first < b1; first += step) {
+        const int n = (int)(b1 - first < step ? b1 - first : step);
+        row_blocks_dots(c->Wg, c->tg, c->gBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Dg);
+        row_blocks_dots(c->Wu, c->tu, c->uBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Du);
+        for (int i = 0; i < n; i++) {
+            const int64_t r0 = (first + i) * ROW_BLOCK;
+            const int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
+            const float *g8 = Dg + i * ROW_BLOCK * c->T, *u8 = Du + i * ROW_BLOCK * c->T;
+            for (int64_t t = 0; t < c->T; t++) {
+                float *o = c->out + t * c->ldo + r0;
 #if defined(__x86_64__)
-            if (rows == ROW_BLOCK && tllm_use_avx2()) { gated_epilogue8(Dg + t * ROW_BLOCK, Du + t * ROW_BLOCK, c->bg, c->bu, r0, o); continue; }
+                if (rows == ROW_BLOCK && tllm_use_avx2()) { gated_epilogue8(g8 + t * ROW_BLOCK, u8 + t * ROW_BLOCK, c->bg, c->bu, r0, o); continue; }
 #endif
-            for (int r = 0; r < rows; r++) {
-                float g = Dg[t * ROW_BLOCK + r], u = Du[t * ROW_BLOCK + r];
-                if (c->bg) g = g + c->bg[r0 + r];
-                if (c->bu) u = u + c->bu[r0 + r];
-                o[r] = tllm_silu1(g) * u;
+                for (int r = 0; r < rows; r++) {
+                    float g = g8[t * ROW_BLOCK + r], u = u8[t * ROW_BLOCK + r];
+                    if (c->bg) g = g + c->bg[r0 + r];
+                    if (c->bu) u = u + c->bu[r0 + r];
+                    o[r] = tllm_silu1(g) * u;
+                }
             }
         }
     }
@@ -362,9 +418,11 @@ void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype
                        const float *X, int64_t ldx, int64_t T, tllm_input_type input,
                        const float *bg, const float *bu, float *out, int64_t ldo) {
     if (T <= 0) return;
-    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu,
-                   quantized_input(input, tg, tu, X, ldx, T, K), out};
-    tllm_parallel_for((N + ROW_BLOCK - 1) / ROW_BLOCK, gated_rows, &c);
+    const uint8_t *XQ = quantized_input(input, tg, tu, X, ldx, T, K);
+    const float *S = x8f_block_sums(XQ, tg, tu, X, ldx, T, K);
+    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, S, XQ, out};
+    const int64_t per = blocks_per_item(S);
+    tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, gated_rows, &c);
 }
 
 typedef struct {

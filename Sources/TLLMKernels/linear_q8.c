@@ -31,7 +31,7 @@ int tllm_q8_supports(tllm_wtype type) {
     return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
 }
 
-int tllm_q8_required(tllm_wtype type) { return is_x8(type); }
+int tllm_q8_required(tllm_wtype type) { return type == TLLM_Q8_0_X8; }
 
 // ---- Activations ------------------------------------------------------------------------------
 // One token's row: K int8 codes, then K/32 floats d, K/32 floats s, K/32 int32 Σq.

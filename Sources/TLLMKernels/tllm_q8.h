@@ -6,7 +6,8 @@
 
 /// Weight formats with an int8-activation kernel (Q4_0, Q4_1, Q8_0 and the 8-row interleaved Q4s).
 int tllm_q8_supports(tllm_wtype type);
-/// Weight formats that have only the int8-activation kernel (the 8-row interleaved Q4s).
+/// Weight formats that have only the int8-activation kernel (Q8_0_X8; the interleaved Q4s also
+/// have the float32 one of linear_x8.c).
 int tllm_q8_required(tllm_wtype type);
 /// Bytes of one quantized activation row of K values (K a multiple of 32).
 size_t tllm_q8_row_bytes(int64_t K);

@@ -20,10 +20,7 @@ public enum Quantizer {
         let before = modelBytes(weights)
         switch config.algo {
         case .ggufNative:
-            guard config.activations == .int8 else {
-                return (weights, ["Quantization: gguf_native, weights kept as stored (\(typeSummary(weights)))"])
-            }
-            return interleaveForInt8Activations(weights, graph: graph, progress: progress)
+            return interleaveRowBlocks(weights, graph: graph, activations: config.activations, progress: progress)
         case .none:
             var out: [String: Tensor] = [:]
             var converted = 0
@@ -40,24 +37,26 @@ public enum Quantizer {
         }
     }
 
-    /// W4A8: the Q4_0/Q4_1/Q8_0 matrices that only linears read (not lookup tables), with a row
-    /// count divisible by 8, get their rows interleaved in 8s for the int8-activation kernel (same
-    /// bytes, same values; see ``DType/q4_1x8``). The rest stays as stored and runs with int8
-    /// activations where its type has such a kernel (a tied Q8_0 head), float32 elsewhere.
-    static func interleaveForInt8Activations(_ weights: [String: Tensor], graph: Graph,
-                                             progress: ProgressHandler?) -> (weights: [String: Tensor], log: [String]) {
+    /// GGUF-native weights: the matrices that only linears read (not lookup tables), with a row
+    /// count divisible by 8, get their rows interleaved in 8s, the layout both linear kernels
+    /// stream best (same bytes, same values; see ``DType/q4_1x8``): Q4_0 and Q4_1 always, Q8_0
+    /// only for int8 activations (its interleaved form has no float32 kernel). The rest stays as
+    /// stored.
+    static func interleaveRowBlocks(_ weights: [String: Tensor], graph: Graph, activations: ActivationPrecision,
+                                    progress: ProgressHandler?) -> (weights: [String: Tensor], log: [String]) {
         let roles = MatrixRoles(graph, weights: weights)
         var out = weights
         let names = weights.keys.sorted().filter { name in
             let t = weights[name]!
-            return t.dtype.interleaved != nil && t.shape.count == 2 && t.shape[0] % 8 == 0
-                && t.rowLength % 32 == 0 && !roles.isTable(name)
+            guard let x8 = t.dtype.interleaved, activations == .int8 || !x8.requiresInt8Activations else { return false }
+            return t.shape.count == 2 && t.shape[0] % 8 == 0 && t.rowLength % 32 == 0 && !roles.isTable(name)
         }
         for (i, name) in names.enumerated() {
             progress?(BuildProgress(phase: "interleaving", completed: i, total: names.count, item: name))
             out[name] = interleaved(weights[name]!)
         }
-        return (out, ["Quantization: gguf_native with int8 activations (W4A8): \(names.count) matrices interleaved in 8-row blocks (\(typeSummary(out)))"])
+        let mode = activations == .int8 ? "gguf_native with int8 activations (W4A8)" : "gguf_native"
+        return (out, ["Quantization: \(mode): \(names.count) matrices interleaved in 8-row blocks (\(typeSummary(out)))"])
     }
 
     /// A GGUF Q4_0, Q4_1 or Q8_0 matrix with its rows interleaved in 8s (``DType/q4_0x8``, …).

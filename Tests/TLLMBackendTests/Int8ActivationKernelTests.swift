@@ -106,7 +106,7 @@ struct Int8ActivationKernelTests {
         let storage = TensorStorage(byteCount: bytes.count) { buffer in
             bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
         }
-        let w = Tensor(shape: [n, k], dtype: x8, storage: storage)
+        let w = Tensor(shape: [n, k], dtype: x8, storage: storage).multiplied(with: .int8)
         #expect(w.activations == .int8)
         #expect(storage.byteCount == bytes.count && !bytes.elementsEqual(UnsafeRawBufferPointer(start: storage.base, count: bytes.count)))
         let gguf = Tensor(shape: [n, k], dtype: type, storage: TensorStorage(byteCount: bytes.count) { b in
@@ -117,8 +117,8 @@ struct Int8ActivationKernelTests {
             let x = Self.activations(tokens: tokens, columns: k)
             let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
             for path in isaPaths {
-                // Asked for float32 inputs: an interleaved weight takes int8 whatever is asked.
-                let y = backendLinear(w.multiplied(with: .float32), x, tokens: tokens, path: path)
+                // Q8_0_X8 takes int8 whatever is asked; the Q4s take what the engine asks for.
+                let y = backendLinear(type == .q8_0 ? w.multiplied(with: .float32) : w, x, tokens: tokens, path: path)
                 #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(x8), \(tokens) tokens, \(path) path")
             }
         }

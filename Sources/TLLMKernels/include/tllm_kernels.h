@@ -25,12 +25,13 @@ typedef enum {
     TLLM_INT4_G128 = 9,
     /// FP8 E4M3 with one f32 scale per row.
     TLLM_FP8_ROW = 10,
-    /// GGUF Q4_0 / Q4_1 / Q8_0 blocks of 8 rows interleaved for the int8-activation kernel (W4A8,
-    /// W8A8): per 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then the
+    /// GGUF Q4_0 / Q4_1 / Q8_0 blocks of 8 rows interleaved, the layout the linear kernels stream
+    /// best: per 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then the
     /// codes: for Q4, 128 bytes where byte 32g + 4r + j is nibble byte 4g + j of row r's GGUF block
     /// (g < 4); for Q8_0, 256 bytes where byte 32g + 4r + j is code 4g + j of row r (g < 8); j < 4.
-    /// Same size as the GGUF rows; the row count must be a multiple of 8. Linears over them always
-    /// quantize their input to int8 (see tllm_fused.h).
+    /// Same size as the GGUF rows; the row count must be a multiple of 8. Q4_0_X8 and Q4_1_X8 take
+    /// float32 or int8 inputs; linears over Q8_0_X8 always quantize their input to int8 (see
+    /// tllm_fused.h).
     TLLM_Q4_0_X8 = 11,
     TLLM_Q4_1_X8 = 12,
     TLLM_Q8_0_X8 = 13,
