@@ -152,9 +152,11 @@ typedef struct {
     float *x, *xm, *y, *ym, *logits;
 } model_ctx;
 
-/// As a W4A8 engine stores them: int8 inputs take GGUF matrices interleaved in 8-row blocks.
+/// As a gguf_native engine stores them: Q4 matrices interleaved in 8-row blocks, and with int8
+/// inputs (W4A8) Q8_0 ones too.
 static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_input_type input) {
-    if (input != TLLM_INPUT_Q8 || (*type != TLLM_Q4_0 && *type != TLLM_Q4_1 && *type != TLLM_Q8_0) || N % 8 != 0) return w;
+    int q4 = *type == TLLM_Q4_0 || *type == TLLM_Q4_1;
+    if (!(q4 || (input == TLLM_INPUT_Q8 && *type == TLLM_Q8_0)) || N % 8 != 0) return w;
     void *x8 = alloc(tllm_row_bytes(*type, K) * (size_t)N);
     tllm_repack_x8(*type, w, N, K, x8);
     free(w);
