@@ -245,6 +245,14 @@ static int64_t blocks_per_item(const float *S) { return S ? X8F_GROUP : 1; }
 /// keep D small when many tokens share the call), else 1.
 static int64_t blocks_per_call(const float *S, int64_t T) { return !S ? 1 : T == 1 ? CALL_BLOCKS : 4; }
 
+/// The row blocks parallel items [i0, i1) cover, [first, end), taken `step` per kernel call.
+typedef struct { int64_t first, end, step; } block_range;
+
+static block_range item_blocks(int64_t N, const float *S, int64_t T, int64_t i0, int64_t i1) {
+    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(S);
+    return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(S, T)};
+}
+
 /// The calling thread's scratch for row_blocks_dots over rows of K: room for a row block
 /// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
 /// is 8.5 K bytes, under the 32 K here), or two prepared for the float32 x8 kernel.
@@ -309,12 +317,10 @@ static void linear_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
     float *scratch = c->wtype == TLLM_F32 ? NULL : row_block_scratch(c->K);
-    float *D = tllm_scratch(2, blocks_per_call(c->S, c->T) * ROW_BLOCK * c->T);
-    const int64_t blocks = (c->N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(c->S);
-    const int64_t b1 = i1 * per < blocks ? i1 * per : blocks;
-    const int64_t step = blocks_per_call(c->S, c->T);
-    for (int64_t first = i0 * per; first < b1; first += step) {
-        const int n = (int)(b1 - first < step ? b1 - first : step);
+    const block_range range = item_blocks(c->N, c->S, c->T, i0, i1);
+    float *D = tllm_scratch(2, range.step * ROW_BLOCK * c->T);
+    for (int64_t first = range.first; first < range.end; first += range.step) {
+        const int n = (int)(range.end - first < range.step ? range.end - first : range.step);
         row_blocks_dots(c->W, c->wtype, c->rowBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, D);
         for (int i = 0; i < n; i++) {
             const int64_t r0 = (first + i) * ROW_BLOCK;
@@ -385,13 +391,10 @@ static void gated_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const gated_ctx *c = p;
     float *scratch = row_block_scratch(c->K);
-    const int64_t dFloats = blocks_per_call(c->S, c->T) * ROW_BLOCK * c->T;
-    float *Dg = tllm_scratch(2, dFloats), *Du = tllm_scratch(3, dFloats);
-    const int64_t blocks = (c->N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(c->S);
-    const int64_t b1 = i1 * per < blocks ? i1 * per : blocks;
-    const int64_t step = blocks_per_call(c->S, c->T);
-    for (int64_t first = i0 * per; first < b1; first += step) {
-        const int n = (int)(b1 - first < step ? b1 - first : step);
+    const block_range range = item_blocks(c->N, c->S, c->T, i0, i1);
+    float *Dg = tllm_scratch(2, range.step * ROW_BLOCK * c->T), *Du = tllm_scratch(3, range.step * ROW_BLOCK * c->T);
+    for (int64_t first = range.first; first < range.end; first += range.step) {
+        const int n = (int)(range.end - first < range.step ? range.end - first : range.step);
         row_blocks_dots(c->Wg, c->tg, c->gBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Dg);
         row_blocks_dots(c->Wu, c->tu, c->uBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Du);
         for (int i = 0; i < n; i++) {
