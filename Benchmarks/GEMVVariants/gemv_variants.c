@@ -8,6 +8,10 @@
 //       -ISources/TLLMKernels/include Benchmarks/GEMVVariants/gemv_variants.c -o /tmp/gemv-variants
 //   /tmp/gemv-variants
 //
+// These variants keep the GGUF row layout. Since 2026-11-21 gguf_native engines interleave their Q4
+// matrices and run linear_x8.c instead (Docs/Performance.md, "Float32 decode, third pass"); the
+// row kernel measured here still serves engines stored without interleaving.
+//
 // "shipped" is quant_gemv.c's loop over tllm_blocks.h's rebuild, without its DRAM prefetch (the
 // matrix is hot).
 // Needs an AVX-512VL CPU. Not part of the package build.

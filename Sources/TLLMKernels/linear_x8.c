@@ -59,14 +59,13 @@ TLLM_AVX2 static float block_sum_avx2(const float *x) {
 #endif
 
 void tllm_x8f_block_sums(const float *X, int64_t ldx, int64_t T, int64_t K, float *S) {
+    float (*sum)(const float *) = block_sum_scalar;
+#if defined(__x86_64__)
+    if (tllm_use_avx2()) sum = block_sum_avx2;
+#endif
     const int64_t nb = K / 32;
     for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < nb; b++) {
-#if defined(__x86_64__)
-            if (tllm_use_avx2()) { S[t * nb + b] = block_sum_avx2(X + t * ldx + 32 * b); continue; }
-#endif
-            S[t * nb + b] = block_sum_scalar(X + t * ldx + 32 * b);
-        }
+        for (int64_t b = 0; b < nb; b++) S[t * nb + b] = sum(X + t * ldx + 32 * b);
 }
 
 // ---- Scalar: the definition, one output at a time ----------------------------------------------
@@ -102,10 +101,10 @@ static void dots_scalar(const uint8_t *run, size_t runBytes, int q41, int64_t K,
             }
 }
 
-// ---- AVX2 and AVX-512VL: tiles of RB row blocks × NT tokens ------------------------------------
+// ---- AVX2 and AVX-512VL: decode tiles and prefill panels ---------------------------------------
 // One ymm holds a row block's 8 rows; its 8 code dwords of a group give 8 columns' f vectors
 // (nibble n: shift it to bits 19–22, keep those, or in 1.0f), each meeting the broadcast input
-// of its column. The tile body is compiled twice (linear_x8_tile.h): AVX2 with and + or, and
+// of its column. The kernels are compiled twice (linear_x8_tile.h): AVX2 with and + or, and
 // AVX-512VL with one vpternlogd and 32 registers for wider tiles. Same bits either way.
 
 #if defined(__x86_64__)
@@ -125,11 +124,12 @@ TLLM_AVX512 static inline __m256 nibble_f_avx512(__m256i v, int n) {
 
 /// Floats of one row block's column block in a prepared panel: 32 f vectors, 16·d, c.
 #define PANEL_FLOATS (34 * 8)
-/// Row blocks one AVX-512VL panel holds.
+/// Row blocks one panel holds.
 #define PANEL_RB 4
 
 #define X8F_ATTR TLLM_AVX2
 #define X8F_NIBBLE nibble_f_avx2
+#define X8F_SCALES scales_avx2
 #define X8F_TILE tile_avx2
 #define X8F_PREPARE prepare_avx2
 #define X8F_PANEL panel_avx2
@@ -137,31 +137,32 @@ TLLM_AVX512 static inline __m256 nibble_f_avx512(__m256i v, int n) {
 
 #define X8F_ATTR TLLM_AVX512
 #define X8F_NIBBLE nibble_f_avx512
+#define X8F_SCALES scales_avx512
 #define X8F_TILE tile_avx512
 #define X8F_PREPARE prepare_avx512
 #define X8F_PANEL panel_avx512
 #include "linear_x8_tile.h"
 
-/// One tile shape per function, so each gets its registers allocated for its own RB × NT.
-#define TILE_FN(ISA, RB, NT)                                                                                  \
-    X8F_ATTR_##ISA static void ISA##_##RB##x##NT(const uint8_t *run, size_t runBytes, int q41, int64_t K,       \
-                                                 const float *X, int64_t ldx, const float *S, int64_t ldd,      \
-                                                 const uint8_t *next, float *D) {                               \
-        tile_##ISA(run, runBytes, q41, K, X, ldx, S, RB, NT, ldd, next, D);                                    \
-    }
 #define X8F_ATTR_avx2 TLLM_AVX2
 #define X8F_ATTR_avx512 TLLM_AVX512
-TILE_FN(avx2, 4, 1)
-TILE_FN(avx2, 2, 1)
-TILE_FN(avx2, 1, 1)
-TILE_FN(avx512, 8, 1)
-TILE_FN(avx512, 4, 1)
-TILE_FN(avx512, 2, 1)
-TILE_FN(avx512, 1, 1)
-TILE_FN(avx512, 2, 2)
 
-/// Panel tiles for three or more tokens: 2 row blocks × up to 6 tokens (AVX-512VL), 1 × up to 3
-/// (AVX2); one function per shape, as above.
+/// Decode tiles, one function per row-block count so each gets its own register allocation.
+#define TILE_FN(ISA, RB)                                                                                      \
+    X8F_ATTR_##ISA static void ISA##_tile_##RB(const uint8_t *run, size_t runBytes, int q41, int64_t K,        \
+                                               const float *x, const float *S, const uint8_t *next, int64_t ldd, \
+                                               float *D) {                                                      \
+        tile_##ISA(run, runBytes, q41, K, x, S, RB, next, ldd, D);                                             \
+    }
+TILE_FN(avx2, 4)
+TILE_FN(avx2, 2)
+TILE_FN(avx2, 1)
+TILE_FN(avx512, 8)
+TILE_FN(avx512, 4)
+TILE_FN(avx512, 2)
+TILE_FN(avx512, 1)
+
+/// Panel tiles, likewise per shape: 4 row blocks × up to 3 tokens or 1 × up to 6 (AVX-512VL,
+/// whose 32 registers hold 12 or 6 accumulators plus the inputs), 1 × up to 3 (AVX2).
 #define PANEL_FN(ISA, RB, NT)                                                                                  \
     X8F_ATTR_##ISA static void ISA##_panel_##RB##x##NT(const float *panel, int64_t K, const float *X, int64_t ldx, \
                                                        const float *S, int64_t ldd, float *D) {                 \
@@ -170,12 +171,6 @@ TILE_FN(avx512, 2, 2)
 PANEL_FN(avx2, 1, 1)
 PANEL_FN(avx2, 1, 2)
 PANEL_FN(avx2, 1, 3)
-PANEL_FN(avx512, 2, 1)
-PANEL_FN(avx512, 2, 2)
-PANEL_FN(avx512, 2, 3)
-PANEL_FN(avx512, 2, 4)
-PANEL_FN(avx512, 2, 5)
-PANEL_FN(avx512, 2, 6)
 PANEL_FN(avx512, 4, 1)
 PANEL_FN(avx512, 4, 2)
 PANEL_FN(avx512, 4, 3)
@@ -186,66 +181,48 @@ PANEL_FN(avx512, 1, 4)
 PANEL_FN(avx512, 1, 5)
 PANEL_FN(avx512, 1, 6)
 
-TLLM_AVX2 static void prepare_avx2_1(const uint8_t *run, size_t runBytes, int q41, int64_t K, float *panel) {
-    prepare_avx2(run, runBytes, q41, K, 1, panel);
-}
-TLLM_AVX512 static void prepare_avx512_n(const uint8_t *run, size_t runBytes, int q41, int64_t K, int rb, float *panel) {
-    for (int i = 0; i < rb; i++) prepare_avx512(run + (size_t)i * runBytes, runBytes, q41, K, 1, panel + i * (K / 32) * PANEL_FLOATS);
-}
+typedef void (*tile_fn)(const uint8_t *, size_t, int, int64_t, const float *, const float *, const uint8_t *, int64_t,
+                        float *);
+typedef void (*panel_fn)(const float *, int64_t, const float *, int64_t, const float *, int64_t, float *);
 
-typedef void (*tile_fn)(const uint8_t *, size_t, int, int64_t, const float *, int64_t, const float *, int64_t,
-                        const uint8_t *, float *);
-
-/// Covers nblk row blocks × T tokens with tiles (`wide`: the AVX-512VL ones).
+/// Covers nblk row blocks × T tokens (`wide`: the AVX-512VL kernels).
 static void dots_tiled(const uint8_t *run, size_t runBytes, int q41, int64_t K, int nblk, const float *X, int64_t ldx,
                        const float *S, int64_t T, float *panel, float *D, int wide) {
-    const int64_t nb = K / 32;
-    const int64_t ldd = 8 * T;   // floats between row blocks in D
-    if (T == 1) {
-        // Decode: as many row blocks as registers allow, each its own weight stream.
-        int i = 0;
-        while (i < nblk) {
-            int left = nblk - i, rb;
-            tile_fn fn;
-            if (wide && left >= 8) { rb = 8; fn = avx512_8x1; }
-            else if (left >= 4) { rb = 4; fn = wide ? avx512_4x1 : avx2_4x1; }
-            else if (left >= 2) { rb = 2; fn = wide ? avx512_2x1 : avx2_2x1; }
-            else { rb = 1; fn = wide ? avx512_1x1 : avx2_1x1; }
-            // The next tile's weights (past the last: the next call's) stream in meanwhile.
-            fn(run + (size_t)i * runBytes, runBytes, q41, K, X, ldx, S, ldd, run + (size_t)(i + rb) * runBytes, D + i * ldd);
-            i += rb;
-        }
-        return;
-    }
-    if (T == 2) {
-        // Two tokens: the decode tiles, two row blocks at a time.
-        for (int i = 0; i < nblk; i += 2) {
-            if (nblk - i >= 2 && wide) avx512_2x2(run + (size_t)i * runBytes, runBytes, q41, K, X, ldx, S, ldd, NULL, D + i * ldd);
-            else
-                for (int j = i; j < i + 2 && j < nblk; j++)
-                    for (int t = 0; t < 2; t++)
-                        (wide ? avx512_1x1 : avx2_1x1)(run + (size_t)j * runBytes, runBytes, q41, K, X + t * ldx, ldx, S + t * nb,
-                                                       ldd, NULL, D + j * ldd + 8 * t);
-        }
+    const int64_t nb = K / 32, ldd = 8 * T;   // ldd: floats between row blocks in D
+    if (T <= 2) {
+        // Decode: as many row blocks as registers allow, each its own weight stream. A second
+        // token reads the same few kilobytes again, from cache.
+        for (int64_t t = 0; t < T; t++)
+            for (int i = 0, rb; i < nblk; i += rb) {
+                const int left = nblk - i;
+                tile_fn fn;
+                if (wide && left >= 8) { rb = 8; fn = avx512_tile_8; }
+                else if (left >= 4) { rb = 4; fn = wide ? avx512_tile_4 : avx2_tile_4; }
+                else if (left >= 2) { rb = 2; fn = wide ? avx512_tile_2 : avx2_tile_2; }
+                else { rb = 1; fn = wide ? avx512_tile_1 : avx2_tile_1; }
+                // The next tile's weights (past the last: the next call's) stream in meanwhile.
+                fn(run + (size_t)i * runBytes, runBytes, q41, K, X + t * ldx, S + t * nb, run + (size_t)(i + rb) * runBytes,
+                   ldd, D + i * ldd + 8 * t);
+            }
         return;
     }
     // Three or more: f vectors made once per row block into `panel`, then tiles over the tokens.
-    typedef void (*panel_fn)(const float *, int64_t, const float *, int64_t, const float *, int64_t, float *);
     static panel_fn const avx2Panels[4] = {NULL, avx2_panel_1x1, avx2_panel_1x2, avx2_panel_1x3};
     static panel_fn const avx512One[7] = {NULL, avx512_panel_1x1, avx512_panel_1x2, avx512_panel_1x3,
                                           avx512_panel_1x4, avx512_panel_1x5, avx512_panel_1x6};
-    static panel_fn const avx512Two[7] = {NULL, avx512_panel_2x1, avx512_panel_2x2, avx512_panel_2x3,
-                                          avx512_panel_2x4, avx512_panel_2x5, avx512_panel_2x6};
     static panel_fn const avx512Four[4] = {NULL, avx512_panel_4x1, avx512_panel_4x2, avx512_panel_4x3};
-    const int rbStep = wide ? PANEL_RB : 1;
     for (int i = 0, rb; i < nblk; i += rb) {
-        rb = nblk - i >= rbStep ? rbStep : nblk - i >= 2 ? 2 : 1;
-        const int ntMax = !wide ? 3 : rb == 4 ? 3 : 6;
-        if (wide) prepare_avx512_n(run + (size_t)i * runBytes, runBytes, q41, K, rb, panel);
-        else prepare_avx2_1(run + (size_t)i * runBytes, runBytes, q41, K, panel);
+        rb = wide && nblk - i >= PANEL_RB ? PANEL_RB : 1;
+        for (int j = 0; j < rb; j++) {
+            const uint8_t *blocks = run + (size_t)(i + j) * runBytes;
+            float *out = panel + j * nb * PANEL_FLOATS;
+            if (wide) prepare_avx512(blocks, q41, K, out);
+            else prepare_avx2(blocks, q41, K, out);
+        }
+        const int ntMax = !wide ? 3 : rb == PANEL_RB ? 3 : 6;
         for (int64_t t = 0; t < T; t += ntMax) {
             const int nt = T - t >= ntMax ? ntMax : (int)(T - t);
-            panel_fn fn = !wide ? avx2Panels[nt] : rb == 4 ? avx512Four[nt] : rb == 2 ? avx512Two[nt] : avx512One[nt];
+            panel_fn fn = !wide ? avx2Panels[nt] : rb == PANEL_RB ? avx512Four[nt] : avx512One[nt];
             fn(panel, K, X + t * ldx, ldx, S + t * nb, ldd, D + i * ldd + 8 * t);
         }
     }

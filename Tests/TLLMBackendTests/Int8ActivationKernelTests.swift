@@ -64,6 +64,21 @@ func backendLinear(_ w: Tensor, _ x: [Float], tokens: Int, path: String = "nativ
 
 let isaPaths = ["native", "avx2", "scalar"]
 
+/// Expects the linear over `w` on every ISA path to give the bits `reference` computes, for
+/// each token count, on ``Int8ActivationKernelTests/activations(tokens:columns:)``.
+func expectEveryPath(_ w: Tensor, matches reference: (_ x: [Float], _ tokens: Int) -> [Float], tokenCounts: [Int],
+                     _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    for tokens in tokenCounts {
+        let x = Int8ActivationKernelTests.activations(tokens: tokens, columns: w.shape[1])
+        let expected = reference(x, tokens)
+        for path in isaPaths {
+            let y = backendLinear(w, x, tokens: tokens, path: path)
+            #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(label), \(tokens) tokens, \(path) path",
+                    sourceLocation: sourceLocation)
+        }
+    }
+}
+
 @Suite("int8-activation linear", .serialized)
 struct Int8ActivationKernelTests {
     /// Activations with an outlier block (2e4, as SmolLM2's hidden state has), an all-zero block
@@ -87,14 +102,9 @@ struct Int8ActivationKernelTests {
         let storage = TensorStorage(byteCount: bytes.count) { b in bytes.withUnsafeBytes { b.copyMemory(from: $0) } }
         let w = Tensor(shape: [n, k], dtype: type, storage: storage).multiplied(with: .int8)
         #expect(w.activations == .int8)
-        for tokens in [1, 2, 3, 6, 9] {   // 9: the input is quantized on the pool
-            let x = Self.activations(tokens: tokens, columns: k)
-            let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
-            for path in isaPaths {
-                let y = backendLinear(w, x, tokens: tokens, path: path)
-                #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(type), \(tokens) tokens, \(path) path")
-            }
-        }
+        // 9 tokens: the input is quantized on the pool.
+        expectEveryPath(w, matches: { w4a8Reference(bytes, type: type, rows: n, columns: k, x: $0, tokens: $1) },
+                        tokenCounts: [1, 2, 3, 6, 9], "\(type)")
     }
 
     @Test("8-row interleaved weights give the same bits as their GGUF rows, and dequantize to the same values",
@@ -113,15 +123,10 @@ struct Int8ActivationKernelTests {
             bytes.withUnsafeBytes { b.copyMemory(from: $0) }
         })
         #expect(w.floats().map(\.bitPattern) == gguf.floats().map(\.bitPattern))
-        for tokens in [1, 2, 3, 6] {
-            let x = Self.activations(tokens: tokens, columns: k)
-            let expected = w4a8Reference(bytes, type: type, rows: n, columns: k, x: x, tokens: tokens)
-            for path in isaPaths {
-                // Q8_0_X8 takes int8 whatever is asked; the Q4s take what the engine asks for.
-                let y = backendLinear(type == .q8_0 ? w.multiplied(with: .float32) : w, x, tokens: tokens, path: path)
-                #expect(y.map(\.bitPattern) == expected.map(\.bitPattern), "\(x8), \(tokens) tokens, \(path) path")
-            }
-        }
+        // Q8_0_X8 takes int8 whatever is asked; the Q4s take what the engine asks for.
+        expectEveryPath(type == .q8_0 ? w.multiplied(with: .float32) : w,
+                        matches: { w4a8Reference(bytes, type: type, rows: n, columns: k, x: $0, tokens: $1) },
+                        tokenCounts: [1, 2, 3, 6], "\(x8)")
     }
 
     @Test("An Inf or NaN input makes every output of its token NaN on every path, and leaves the other tokens alone")
