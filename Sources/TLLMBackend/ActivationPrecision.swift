@@ -23,8 +23,4 @@ extension DType {
     public var takesInt8Activations: Bool {
         self == .q4_0 || self == .q4_1 || self == .q8_0 || interleavedBase != nil
     }
-
-    /// Whether linears over weights of this type have only the int8-activation kernel
-    /// (``DType/q8_0x8``; the interleaved Q4 formats have a float32 one too).
-    public var requiresInt8Activations: Bool { self == .q8_0x8 }
 }

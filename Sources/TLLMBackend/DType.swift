@@ -81,10 +81,6 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// Rows stored together (8 for the interleaved formats): a tensor's row count must be a multiple.
     public var rowsInterleaved: Int { interleavedBase == nil ? 1 : 8 }
 
-    /// Whether single rows can be read out (embedding lookups): every type with kernels except the
-    /// interleaved formats, whose rows are spread over their 8-row block.
-    public var supportsRowLookup: Bool { hasWeightKernel && interleavedBase == nil }
-
     /// The GGUF format an interleaved format was made from (nil for every other type).
     public var interleavedBase: DType? {
         switch self {

@@ -42,7 +42,7 @@ public struct Tensor: Sendable {
     /// Byte offset of element 0 inside `storage`.
     public let byteOffset: Int
     /// The precision of the inputs a linear layer multiplies this weight with (set by the engine
-    /// from its ``ActivationPrecision`` build setting; always int8 for ``DType/q8_0x8``).
+    /// from its ``ActivationPrecision`` build setting).
     public let activations: ActivationPrecision
 
     /// - Precondition: the bytes for `shape` in `dtype` fit inside `storage` from `byteOffset`.
@@ -53,7 +53,7 @@ public struct Tensor: Sendable {
         self.dtype = dtype
         self.storage = storage
         self.byteOffset = byteOffset
-        self.activations = dtype.requiresInt8Activations ? .int8 : .float32
+        self.activations = .float32
     }
 
     private init(_ tensor: Tensor, activations: ActivationPrecision) {
@@ -67,7 +67,7 @@ public struct Tensor: Sendable {
     /// The same bytes, multiplied with inputs of `precision` where its type has such a kernel
     /// (int8 for GGUF Q4_0/Q4_1/Q8_0 matrices; anything else stays float32).
     public func multiplied(with precision: ActivationPrecision) -> Tensor {
-        let int8 = dtype.requiresInt8Activations || (precision == .int8 && shape.count == 2 && dtype.takesInt8Activations)
+        let int8 = precision == .int8 && shape.count == 2 && dtype.takesInt8Activations
         return Tensor(self, activations: int8 ? .int8 : .float32)
     }
 

@@ -59,7 +59,6 @@ struct GraphCheck {
             let t = try weight(name)
             try need(t.shape.count == 2 && t.shape[0] >= rows && t.dtype.hasWeightKernel,
                      "table '\(name)' is \(t.shape) \(t.dtype.rawValue); it needs at least \(rows) rows")
-            try need(t.dtype.supportsRowLookup, "table '\(name)' is \(t.dtype.rawValue), whose rows are interleaved in 8s; lookups need a row-addressable type (build without interleaving it)")
             try need(out == ValueShape(rows: .tokens, width: t.shape[1]), "output \(out) does not match table width \(t.shape[1])")
         }
         switch op.kind {

@@ -81,8 +81,8 @@ const char *tllm_isa_name(void) {
 }
 
 float *tllm_scratch(int slot, int64_t floats) {
-    static _Thread_local float *buffers[6];
-    static _Thread_local int64_t sizes[6];
+    static _Thread_local float *buffers[7];
+    static _Thread_local int64_t sizes[7];
     if (sizes[slot] < floats) {
         free(buffers[slot]);
         // Grow at least geometrically: attention's score rows lengthen by one position per decode
@@ -208,8 +208,8 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
         }
         break;
     case TLLM_Q4_0_X8: case TLLM_Q4_1_X8: case TLLM_Q8_0_X8:
-        // Interleaved row blocks are not row-addressable: unpack the whole matrix first
-        // (tllm_unpack_x8). NaN, so a caller that forgot cannot mistake the output for weights.
+        // An interleaved row is spread over its 8-row block: read it with tllm_matrix_row (or
+        // tllm_unpack_x8 the matrix). NaN, so a caller that forgot cannot mistake the output for weights.
         for (int64_t i = 0; i < n; i++) dst[i] = NAN;
         break;
     case TLLM_INT8_ROW: {

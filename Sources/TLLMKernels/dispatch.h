@@ -11,7 +11,7 @@ int tllm_use_avx512(void);
 int tllm_use_vnni(void);
 /// 1 when the calling thread forced a narrower ISA (tllm_force_scalar / tllm_force_avx2).
 int tllm_isa_forced(void);
-/// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk); slots 0–5.
+/// A per-thread scratch buffer of at least `floats` floats (grown, never shrunk); slots 0–6.
 float *tllm_scratch(int slot, int64_t floats);
 
 /// Quantized formats tllm_gemv_rows dequantizes in registers.

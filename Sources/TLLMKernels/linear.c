@@ -210,27 +210,25 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     }
 }
 
-/// The int8 input rows for a call that asked for them (or has a weight that only takes them) and
-/// has a weight (of `a` or `b`) that takes them: quantized once on the calling thread's scratch,
-/// read by every row block. NULL: float32.
+/// The int8 input rows for a call that asked for them and has a weight (of `a` or `b`) that takes
+/// them: quantized once on the calling thread's scratch, read by every row block. NULL: float32.
 static const uint8_t *quantized_input(tllm_input_type input, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
                                       int64_t T, int64_t K) {
-    int wanted = input == TLLM_INPUT_Q8 || tllm_q8_required(a) || tllm_q8_required(b);
-    if (!wanted || K <= 0 || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
+    if (input != TLLM_INPUT_Q8 || K <= 0 || K % 32 != 0 || T <= 0 || !(tllm_q8_supports(a) || tllm_q8_supports(b))) return NULL;
     uint8_t *XQ = (uint8_t *)tllm_scratch(4, (int64_t)(T * tllm_q8_row_bytes(K) / 4));
     tllm_q8_quantize(X, ldx, T, K, XQ);
     return XQ;
 }
 
-/// The float32 input's block sums for a call whose weights (`a` or `b`) run the float32 x8
-/// kernel (linear_x8.c): computed once on the calling thread's scratch, read by every row block.
-/// NULL: no such weight, or the input was quantized to int8.
-static const float *x8f_block_sums(const uint8_t *XQ, tllm_wtype a, tllm_wtype b, const float *X, int64_t ldx,
-                                   int64_t T, int64_t K) {
-    if (XQ || !(tllm_x8f_supports(a) || tllm_x8f_supports(b))) return NULL;
-    float *S = tllm_scratch(5, T * (K / 32));
-    tllm_x8f_block_sums(X, ldx, T, K, S);
-    return S;
+/// The float32 input prepared for a weight of `type` that runs the float32 x8 kernel
+/// (linear_x8.c): once per call on the calling thread's scratch `slot`, read by every row block.
+/// NULL: not such a weight, or the input was quantized to int8.
+static const float *x8f_input(const uint8_t *XQ, tllm_wtype type, const float *X, int64_t ldx, int64_t T, int64_t K,
+                              int slot) {
+    if (XQ || !tllm_x8f_supports(type) || K <= 0 || K % 32 != 0) return NULL;
+    float *in = tllm_scratch(slot, (int64_t)tllm_x8f_input_floats(T, K));
+    tllm_x8f_prepare(type, X, ldx, T, K, in);
+    return in;
 }
 
 /// Row blocks per parallel item: the float32 x8 kernel streams several row blocks at once in
@@ -239,18 +237,18 @@ static const float *x8f_block_sums(const uint8_t *XQ, tllm_wtype a, tllm_wtype b
 /// Row blocks one kernel call covers at most (the D scratch holds this many).
 #define CALL_BLOCKS 8
 
-static int64_t blocks_per_item(const float *S) { return S ? X8F_GROUP : 1; }
+static int64_t blocks_per_item(const float *in) { return in ? X8F_GROUP : 1; }
 
 /// Row blocks per kernel call: all 8 for the x8 kernel's decode tiles, 2 for its wider ones (to
 /// keep D small when many tokens share the call), else 1.
-static int64_t blocks_per_call(const float *S, int64_t T) { return !S ? 1 : T == 1 ? CALL_BLOCKS : 4; }
+static int64_t blocks_per_call(const float *in, int64_t T) { return !in ? 1 : T == 1 ? CALL_BLOCKS : 4; }
 
 /// The row blocks parallel items [i0, i1) cover, [first, end), taken `step` per kernel call.
 typedef struct { int64_t first, end, step; } block_range;
 
-static block_range item_blocks(int64_t N, const float *S, int64_t T, int64_t i0, int64_t i1) {
-    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(S);
-    return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(S, T)};
+static block_range item_blocks(int64_t N, const float *in, int64_t T, int64_t i0, int64_t i1) {
+    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(in);
+    return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(in, T)};
 }
 
 /// The calling thread's scratch for row_blocks_dots over rows of K: room for a row block
@@ -262,14 +260,14 @@ static float *row_block_scratch(int64_t K) {
 }
 
 /// Row blocks [block, block + n) (n ≤ CALL_BLOCKS) against every token, into D[i · 8T + 8t + r]:
-/// the float32 x8 kernel where it applies (S given), else block_dots or its int8-activation twin
-/// (when the input was quantized and the weight type has one) a row block at a time. `scratch`
-/// comes from row_block_scratch.
+/// the float32 x8 kernel where it applies (`in`: the input x8f_input prepared for this weight),
+/// else block_dots or its int8-activation twin (when the input was quantized and the weight type
+/// has one) a row block at a time. `scratch` comes from row_block_scratch.
 static void row_blocks_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t N, int64_t K, int64_t block,
-                            int n, const float *X, int64_t ldx, const uint8_t *XQ, const float *S, int64_t T,
+                            int n, const float *X, int64_t ldx, const uint8_t *XQ, const float *in, int64_t T,
                             float *scratch, float *D) {
-    if (S && tllm_x8f_supports(wtype)) {
-        tllm_x8f_dots(W, wtype, K, block, n, X, ldx, S, T, scratch, D);
+    if (in) {
+        tllm_x8f_dots(W, wtype, K, block, n, in, T, scratch, D);
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -294,7 +292,7 @@ typedef struct {
     tllm_wtype wtype;
     int64_t N, K, ldx, T, ldy, ldr;
     size_t rowBytes;
-    const float *X, *bias, *R, *S;
+    const float *X, *bias, *R, *in;
     const uint8_t *XQ;
     tllm_activation act;
     float *Y;
@@ -317,11 +315,11 @@ static void linear_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const linear_ctx *c = p;
     float *scratch = c->wtype == TLLM_F32 ? NULL : row_block_scratch(c->K);
-    const block_range range = item_blocks(c->N, c->S, c->T, i0, i1);
+    const block_range range = item_blocks(c->N, c->in, c->T, i0, i1);
     float *D = tllm_scratch(2, range.step * ROW_BLOCK * c->T);
     for (int64_t first = range.first; first < range.end; first += range.step) {
         const int n = (int)(range.end - first < range.step ? range.end - first : range.step);
-        row_blocks_dots(c->W, c->wtype, c->rowBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, D);
+        row_blocks_dots(c->W, c->wtype, c->rowBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->in, c->T, scratch, D);
         for (int i = 0; i < n; i++) {
             const int64_t r0 = (first + i) * ROW_BLOCK;
             const int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
@@ -352,9 +350,9 @@ void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
                        const float *bias, tllm_activation act, const float *R, int64_t ldr, float *Y, int64_t ldy) {
     if (T <= 0) return;
     const uint8_t *XQ = quantized_input(input, wtype, wtype, X, ldx, T, K);
-    const float *S = x8f_block_sums(XQ, wtype, wtype, X, ldx, T, K);
-    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, S, XQ, act, Y};
-    const int64_t per = blocks_per_item(S);
+    const float *in = x8f_input(XQ, wtype, X, ldx, T, K, 5);
+    linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, in, XQ, act, Y};
+    const int64_t per = blocks_per_item(in);
     tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, linear_rows, &c);
 }
 
@@ -371,7 +369,7 @@ typedef struct {
     tllm_wtype tg, tu;
     int64_t N, K, ldx, T, ldo;
     size_t gBytes, uBytes;
-    const float *X, *bg, *bu, *S;
+    const float *X, *bg, *bu, *inG, *inU;
     const uint8_t *XQ;
     float *out;
 } gated_ctx;
@@ -391,12 +389,12 @@ static void gated_rows(void *p, int64_t i0, int64_t i1, int thread) {
     (void)thread;
     const gated_ctx *c = p;
     float *scratch = row_block_scratch(c->K);
-    const block_range range = item_blocks(c->N, c->S, c->T, i0, i1);
+    const block_range range = item_blocks(c->N, c->inG ? c->inG : c->inU, c->T, i0, i1);
     float *Dg = tllm_scratch(2, range.step * ROW_BLOCK * c->T), *Du = tllm_scratch(3, range.step * ROW_BLOCK * c->T);
     for (int64_t first = range.first; first < range.end; first += range.step) {
         const int n = (int)(range.end - first < range.step ? range.end - first : range.step);
-        row_blocks_dots(c->Wg, c->tg, c->gBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Dg);
-        row_blocks_dots(c->Wu, c->tu, c->uBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->S, c->T, scratch, Du);
+        row_blocks_dots(c->Wg, c->tg, c->gBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->inG, c->T, scratch, Dg);
+        row_blocks_dots(c->Wu, c->tu, c->uBytes, c->N, c->K, first, n, c->X, c->ldx, c->XQ, c->inU, c->T, scratch, Du);
         for (int i = 0; i < n; i++) {
             const int64_t r0 = (first + i) * ROW_BLOCK;
             const int rows = (int)(c->N - r0 < ROW_BLOCK ? c->N - r0 : ROW_BLOCK);
@@ -422,9 +420,11 @@ void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype
                        const float *bg, const float *bu, float *out, int64_t ldo) {
     if (T <= 0) return;
     const uint8_t *XQ = quantized_input(input, tg, tu, X, ldx, T, K);
-    const float *S = x8f_block_sums(XQ, tg, tu, X, ldx, T, K);
-    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, S, XQ, out};
-    const int64_t per = blocks_per_item(S);
+    const float *inG = x8f_input(XQ, tg, X, ldx, T, K, 5);
+    // The up matrix shares the gate's prepared input unless its codes take another order.
+    const float *inU = inG && tllm_x8f_supports(tu) && tllm_x8f_same_input(tg, tu) ? inG : x8f_input(XQ, tu, X, ldx, T, K, 6);
+    gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, inG, inU, XQ, out};
+    const int64_t per = blocks_per_item(inG ? inG : inU);
     tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, gated_rows, &c);
 }
 
@@ -460,7 +460,6 @@ typedef struct {
     const uint8_t *W;
     tllm_wtype wtype;
     int64_t dim;
-    size_t rowBytes;
     const int32_t *ids;
     float *out;
 } embedding_ctx;
@@ -468,12 +467,11 @@ typedef struct {
 static void embedding_rows(void *p, int64_t t0, int64_t t1, int thread) {
     (void)thread;
     const embedding_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++)
-        tllm_dequantize_row(c->wtype, c->W + (size_t)c->ids[t] * c->rowBytes, c->out + t * c->dim, c->dim);
+    for (int64_t t = t0; t < t1; t++) tllm_matrix_row(c->W, c->wtype, c->dim, c->ids[t], c->out + t * c->dim);
 }
 
 void tllm_embedding(const void *W, tllm_wtype wtype, int64_t dim,
                     const int32_t *ids, int64_t T, float *out) {
-    embedding_ctx c = {W, wtype, dim, tllm_row_bytes(wtype, dim), ids, out};
+    embedding_ctx c = {W, wtype, dim, ids, out};
     tllm_parallel_for(T, embedding_rows, &c);
 }

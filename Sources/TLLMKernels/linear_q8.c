@@ -31,8 +31,6 @@ int tllm_q8_supports(tllm_wtype type) {
     return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
 }
 
-int tllm_q8_required(tllm_wtype type) { return type == TLLM_Q8_0_X8; }
-
 // ---- Activations ------------------------------------------------------------------------------
 // One token's row: K int8 codes, then K/32 floats d, K/32 floats s, K/32 int32 Σq.
 
@@ -201,6 +199,26 @@ static void move_matrix_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K,
         uint8_t *w[8];
         for (int r = 0; r < count; r++) w[r] = rows + (size_t)(r0 + r) * rowBytes;
         move_x8(w, count, base, K, x8 + (size_t)r0 * rowBytes, toX8);
+    }
+}
+
+void tllm_matrix_row(const void *W, tllm_wtype type, int64_t K, int64_t row, float *dst) {
+    const size_t rowBytes = tllm_row_bytes(type, K);
+    const tllm_wtype base = tllm_x8_base(type);
+    if (base == type) {
+        tllm_dequantize_row(type, (const uint8_t *)W + (size_t)row * rowBytes, dst, K);
+        return;
+    }
+    // Gather the row's GGUF blocks out of its 8-row block run (move_x8's inverse, for one row).
+    const uint8_t *run = (const uint8_t *)W + (size_t)(row / 8) * 8 * rowBytes;
+    const int64_t nb = K / 32, header = x8_header(base);
+    const int groups = (int)(x8_codes(base) / 32), halves = (int)(header / 16), r = (int)(row % 8);
+    uint8_t block[34];   // the largest GGUF block (Q8_0)
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = run + b * x8_block(base);
+        for (int h = 0; h < halves; h++) memcpy(block + 2 * h, blk + 16 * h + 2 * r, 2);
+        for (int g = 0; g < groups; g++) memcpy(block + 2 * halves + 4 * g, blk + header + 32 * g + 4 * r, 4);
+        tllm_dequantize_row(base, block, dst + 32 * b, 32);
     }
 }
 

@@ -1,39 +1,76 @@
-// Linear layers with float32 activations over 8-row interleaved Q4 weights (Q4_0_X8, Q4_1_X8):
-// the default engine's kernel for GGUF Q4 matrices, in decode and prefill alike.
+// Linear layers with float32 activations over the 8-row interleaved GGUF types (Q4_0_X8,
+// Q4_1_X8, Q8_0_X8): the default engine's kernel for its GGUF matrices, in decode and prefill
+// alike.
 //
 // Rebuilding every weight as fma(d, q, m) before multiplying costs more than the multiply (see
-// Docs/Performance.md). This kernel factors the block scale out instead. A nibble u placed in the
-// top mantissa bits of 1.0f is the float f = 1 + u/16, exactly, in two bit operations (a shift
-// and an and-or); so for a Q4_1 block (w = d·u + m)
+// Docs/Performance.md). This kernel multiplies the codes themselves and applies the block scale
+// once per block, for Q4_1 (w = d·u + m), Q4_0 (w = d·(u − 8)) and Q8_0 (w = d·q = d·(u − 128)
+// with u = q + 128):
 //
-//     Σ w·x = 16d · Σ f·x + (m − 16d) · Σ x,      and for Q4_0 (w = d·(u − 8)): 16d · Σ f·x − 24d · Σ x.
+//     Σ w·x = d · Σ u·x + m' · Σ x,      m' = m, −8d or −128d.
 //
-// The canonical order for one output y[t, r] (every path — scalar, AVX2, AVX-512VL, one token or
-// many — performs exactly these float operations, so the result never depends on the batch or
-// the CPU):
+// And it makes each code a float in one bit operation: a code u kept where it lies in its dword
+// (bits pos … pos + 3, or pos … pos + 7 for Q8_0), everything else cleared, is the subnormal float
+// u · 2^(pos − 149) — exactly, so an fma with the input pre-scaled by 2^(c − pos) adds
+// u · x · 2^(c − 149), the same real number for every slot. One `and` (Q8_0: one `vpternlogd`,
+// which also adds the 128) per 8 weights, no shift, no conversion; subnormal operands cost
+// nothing on the CPUs this was measured on, and the kernel clears DAZ/FTZ while it runs (with
+// DAZ set, every code would read as zero).
 //
-//     y = 0
+// Preparing a token (tllm_x8f_prepare), once per call: with M the largest |x| of its K inputs,
+// c = clamp(126 − ⌊log2 M⌋, 0, 127) (126 when M is 0 or some input is Inf or NaN), so no scaled
+// input overflows; then for each block b of 32 columns and slot p < 32
+//
+//     xs[32b + p] = x[32b + col(p)] · 2^(c − pos(p))          (exact unless it underflows)
+//     S'[b]       = S_b · 2^(c − 149)                         S_b = the block's input sum in the
+//                                                             order of block_sum_scalar
+//
+// where slot p of a Q4 block is nibble n = p mod 8 of code dword g = p / 8 (column
+// 4g + n/2 + 16·(n mod 2), pos = 4n for n < 5, else 4n − 12 after the dword moves down 12 bits)
+// and slot p of a Q8_0 block is byte j = p mod 4 of dword g = p / 4 (column p, pos = 8·(j mod 2),
+// bytes 2 and 3 after the dword moves down 16 bits). The canonical order for one output y[t, r]
+// (every path — scalar, AVX2, AVX-512VL, one token or many — performs exactly these float
+// operations, so the result never depends on the batch or the CPU):
+//
+//     y' = 0
 //     for each block b of 32 columns, in k order:
 //         F = 0
-//         for g = 0 … 3, then n = 0 … 7 (the nibbles of row r's code dword g, low bits first):
-//             F = fma(f(u), x[32b + e(g, n)], F)     with e(g, n) = 4g + n/2 + 16·(n mod 2)
-//         y = fma(16·d, F, y)
-//         y = fma(c, S[b], y)           c = fma(−16, d, m) for Q4_1, −24·d for Q4_0 (both exact in d)
+//         for p = 0 … 31:  F = fma(f(p), xs[32b + p], F)      f(p): slot p's code as a subnormal
+//         y' = fma(d, F, y')
+//         y' = fma(m', S'[b], y')
+//     y = (y' · s1) · s2                                       s1 · s2 = 2^(149 − c), both exact
 //
-// where S[b] is the block's input sum in the order of tllm_x8f_block_sums. e(g, n) is where the
-// layout (tllm_kernels.h) puts that nibble: byte j of a code dword holds columns 4g + j (low
-// nibble) and 4g + j + 16 (high nibble). The rounding differs from the rebuilt weights' (the
-// subtraction of 16d·Σx cancels part of 16d·Σf·x) but stays at float32's level: the reference
-// logit tests bound it.
+// F sums the codes' products with no cancellation (the rounding of a plain dot product of u and
+// x); only products below about 2^-107 M lose bits to underflow.
 #include "dispatch.h"
 #include "tllm_x8.h"
 #include <math.h>
 #include <string.h>
 
-int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8; }
+enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
 
-/// Bytes of one 8-row × 32-column block: the 8 fp16 d (Q4_1: then the 8 fp16 m), then 128 bytes of codes.
-static int64_t header_bytes(int q41) { return q41 ? 32 : 16; }
+/// Floats of one row block's column block in a prepared panel: 32 f vectors, d, m'.
+#define PANEL_FLOATS (34 * 8)
+/// Row blocks one panel holds.
+#define PANEL_RB 4
+
+int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
+
+int tllm_x8f_same_input(tllm_wtype a, tllm_wtype b) { return (a == TLLM_Q8_0_X8) == (b == TLLM_Q8_0_X8); }
+
+static int kind_of(tllm_wtype type) {
+    return type == TLLM_Q4_0_X8 ? KIND_Q4_0 : type == TLLM_Q4_1_X8 ? KIND_Q4_1 : KIND_Q8_0;
+}
+
+/// Bytes of one 8-row × 32-column block: the 8 fp16 d (Q4_1: then the 8 fp16 m), then the codes
+/// (128 bytes of nibbles, or 256 of Q8_0 bytes).
+static inline int64_t header_bytes(int kind) { return kind == KIND_Q4_1 ? 32 : 16; }
+static inline int64_t block_bytes(int kind) { return header_bytes(kind) + (kind == KIND_Q8_0 ? 256 : 128); }
+
+/// Floats of one prepared token: K scaled inputs, K/32 block sums, the two output factors (padded).
+static inline int64_t input_floats(int64_t K) { return (K + K / 32 + 2 + 15) / 16 * 16; }
+
+size_t tllm_x8f_input_floats(int64_t T, int64_t K) { return (size_t)(T * input_floats(K)); }
 
 static float f16(const uint8_t *p) {
     uint16_t h;
@@ -41,8 +78,32 @@ static float f16(const uint8_t *p) {
     return tllm_f16_to_f32(h);
 }
 
-// ---- Block sums -------------------------------------------------------------------------------
-// S[t · (K/32) + b] = ((x0..7 + x8..15) + (x16..23 + x24..31)) lane-wise, then hsum8's tree.
+/// The bit position of slot p's code within its (possibly moved) dword.
+static int slot_pos(int q8, int p) { return q8 ? 8 * (p % 2) : p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12; }
+
+/// The column within its block of slot p.
+static int slot_column(int q8, int p) { return q8 ? p : 4 * (p / 8) + (p % 8) / 2 + 16 * (p % 2); }
+
+/// Clears DAZ and FTZ for the kernel (the codes are subnormal floats); returns what to restore.
+static unsigned subnormals_on(void) {
+#if defined(__x86_64__)
+    const unsigned csr = _mm_getcsr();
+    if (csr & 0x8040u) _mm_setcsr(csr & ~0x8040u);
+    return csr;
+#else
+    return 0;
+#endif
+}
+
+static void subnormals_restore(unsigned csr) {
+#if defined(__x86_64__)
+    if (csr & 0x8040u) _mm_setcsr(csr);
+#else
+    (void)csr;
+#endif
+}
+
+// ---- Preparing the input ----------------------------------------------------------------------
 
 static float block_sum_scalar(const float *x) {
     float v[8];
@@ -50,123 +111,205 @@ static float block_sum_scalar(const float *x) {
     return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
+/// c for a token whose largest |x| is M (`finite`: no Inf or NaN among its inputs).
+static int token_exponent(float M, int finite) {
+    if (!finite || M == 0) return 126;
+    const int c = 126 - ilogbf(M);
+    return c < 0 ? 0 : c > 127 ? 127 : c;
+}
+
+/// The token's block sums (scaled), output factors and per-slot multipliers from its c.
+static void token_factors(int c, int q8, float *S, int64_t nb, float *scale, float mult[32]) {
+    const float sumScale = ldexpf(1.0f, c - 149);
+    for (int64_t b = 0; b < nb; b++) S[b] *= sumScale;
+    const int k = 149 - c, k1 = k < 127 ? k : 127;
+    scale[0] = ldexpf(1.0f, k1);
+    scale[1] = ldexpf(1.0f, k - k1);
+    for (int p = 0; p < 32; p++) mult[p] = ldexpf(1.0f, c - slot_pos(q8, p));
+}
+
+static void prepare_scalar(int q8, const float *x, int64_t K, float *in) {
+    const int64_t nb = K / 32;
+    float *xs = in, *S = in + K, mult[32];
+    float M = 0;
+    int finite = 1;
+    for (int64_t k = 0; k < K; k++) {
+        const float a = fabsf(x[k]);
+        if (!(a <= 3.40282347e38f)) finite = 0;
+        else if (a > M) M = a;
+    }
+    for (int64_t b = 0; b < nb; b++) S[b] = block_sum_scalar(x + 32 * b);
+    token_factors(token_exponent(M, finite), q8, S, nb, S + nb, mult);
+    for (int64_t b = 0; b < nb; b++)
+        for (int p = 0; p < 32; p++) xs[32 * b + p] = x[32 * b + slot_column(q8, p)] * mult[p];
+}
+
 #if defined(__x86_64__)
-TLLM_AVX2 static float block_sum_avx2(const float *x) {
-    __m256 a = _mm256_add_ps(_mm256_loadu_ps(x), _mm256_loadu_ps(x + 8));
-    __m256 b = _mm256_add_ps(_mm256_loadu_ps(x + 16), _mm256_loadu_ps(x + 24));
-    return hsum8(_mm256_add_ps(a, b));
+TLLM_AVX2 static void prepare_avx2(int q8, const float *x, int64_t K, float *in) {
+    const int64_t nb = K / 32;
+    float *xs = in, *S = in + K, mult[32];
+    const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff)), big = _mm256_set1_ps(3.40282347e38f);
+    __m256 M = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256 v[4];
+        for (int j = 0; j < 4; j++) {
+            v[j] = _mm256_loadu_ps(x + 32 * b + 8 * j);
+            const __m256 a = _mm256_and_ps(v[j], absMask);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(a, big, _CMP_NLE_UQ));   // Inf or NaN
+            M = _mm256_max_ps(M, a);
+        }
+        S[b] = hsum8(_mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3])));
+    }
+    float lanes[8], Mmax = 0;
+    _mm256_storeu_ps(lanes, M);
+    for (int j = 0; j < 8; j++) Mmax = lanes[j] > Mmax ? lanes[j] : Mmax;
+    token_factors(token_exponent(Mmax, _mm256_movemask_ps(bad) == 0), q8, S, nb, S + nb, mult);
+    if (q8) {
+        const __m256 m = _mm256_loadu_ps(mult);   // slots repeat every 8 (and every 2)
+        for (int64_t k = 0; k < K; k += 8) _mm256_storeu_ps(xs + k, _mm256_mul_ps(_mm256_loadu_ps(x + k), m));
+        return;
+    }
+    const __m256 m = _mm256_loadu_ps(mult);
+    for (int64_t b = 0; b < nb; b++)
+        for (int g = 0; g < 4; g++) {
+            // Slots 8g … 8g+7 are columns 4g, 4g+16, 4g+1, 4g+17, …: the two halves interleaved.
+            const __m128 lo = _mm_loadu_ps(x + 32 * b + 4 * g), hi = _mm_loadu_ps(x + 32 * b + 16 + 4 * g);
+            const __m256 cols = _mm256_set_m128(_mm_unpackhi_ps(lo, hi), _mm_unpacklo_ps(lo, hi));
+            _mm256_storeu_ps(xs + 32 * b + 8 * g, _mm256_mul_ps(cols, m));
+        }
 }
 #endif
 
-void tllm_x8f_block_sums(const float *X, int64_t ldx, int64_t T, int64_t K, float *S) {
-    float (*sum)(const float *) = block_sum_scalar;
+void tllm_x8f_prepare(tllm_wtype type, const float *X, int64_t ldx, int64_t T, int64_t K, float *in) {
+    const int q8 = type == TLLM_Q8_0_X8;
+    const unsigned csr = subnormals_on();
+    for (int64_t t = 0; t < T; t++) {
 #if defined(__x86_64__)
-    if (tllm_use_avx2()) sum = block_sum_avx2;
+        if (tllm_use_avx2()) { prepare_avx2(q8, X + t * ldx, K, in + t * input_floats(K)); continue; }
 #endif
-    const int64_t nb = K / 32;
-    for (int64_t t = 0; t < T; t++)
-        for (int64_t b = 0; b < nb; b++) S[t * nb + b] = sum(X + t * ldx + 32 * b);
+        prepare_scalar(q8, X + t * ldx, K, in + t * input_floats(K));
+    }
+    subnormals_restore(csr);
 }
 
 // ---- Scalar: the definition, one output at a time ----------------------------------------------
 
-static float nibble_f(uint32_t dword, int n) {
-    uint32_t bits = 0x3F800000u | ((dword >> (4 * n)) & 0x0fu) << 19;
+static float code_f(uint32_t dword, int q8, int p) {
+    uint32_t bits;
+    if (q8) {
+        const uint32_t moved = p % 4 < 2 ? dword : dword >> 16, j = (uint32_t)(p % 2);
+        bits = (moved & (0xffu << 8 * j)) ^ (0x80u << 8 * j);
+    } else {
+        const int n = p % 8;
+        bits = n < 5 ? dword & (0xfu << 4 * n) : (dword >> 12) & (0xfu << (4 * n - 12));
+    }
     float f;
     memcpy(&f, &bits, 4);
     return f;
 }
 
-static void dots_scalar(const uint8_t *run, size_t runBytes, int q41, int64_t K, int nblk, const float *X, int64_t ldx,
-                        const float *S, int64_t T, float *D) {
-    const int64_t nb = K / 32, header = header_bytes(q41), bytes = header + 128;
+static void dots_scalar(const uint8_t *run, size_t runBytes, int kind, int64_t K, int nblk, const float *in, int64_t T,
+                        float *D) {
+    const int64_t nb = K / 32, header = header_bytes(kind), bytes = block_bytes(kind);
+    const int q8 = kind == KIND_Q8_0, P = q8 ? 4 : 8;
     for (int i = 0; i < nblk; i++)
-        for (int64_t t = 0; t < T; t++)
+        for (int64_t t = 0; t < T; t++) {
+            const float *xs = in + t * input_floats(K), *S = xs + K, *scale = S + nb;
             for (int r = 0; r < 8; r++) {
-                const float *x = X + t * ldx;
                 float y = 0;
                 for (int64_t b = 0; b < nb; b++) {
                     const uint8_t *blk = run + (size_t)i * runBytes + b * bytes;
                     float F = 0;
-                    for (int g = 0; g < 4; g++) {
+                    for (int p = 0; p < 32; p++) {
                         uint32_t dword;
-                        memcpy(&dword, blk + header + 32 * g + 4 * r, 4);
-                        for (int n = 0; n < 8; n++) F = fmaf(nibble_f(dword, n), x[32 * b + 4 * g + n / 2 + 16 * (n % 2)], F);
+                        memcpy(&dword, blk + header + 32 * (p / P) + 4 * r, 4);
+                        F = fmaf(code_f(dword, q8, p), xs[32 * b + p], F);
                     }
-                    float d = f16(blk + 2 * r), c = q41 ? fmaf(-16.0f, d, f16(blk + 16 + 2 * r)) : -24.0f * d;
-                    y = fmaf(16.0f * d, F, y);
-                    y = fmaf(c, S[t * nb + b], y);
+                    const float d = f16(blk + 2 * r);
+                    const float m = kind == KIND_Q4_1 ? f16(blk + 16 + 2 * r) : kind == KIND_Q4_0 ? -8.0f * d : -128.0f * d;
+                    y = fmaf(d, F, y);
+                    y = fmaf(m, S[b], y);
                 }
-                D[(size_t)i * 8 * T + t * 8 + r] = y;
+                D[(size_t)i * 8 * T + t * 8 + r] = (y * scale[0]) * scale[1];
             }
+        }
 }
 
 // ---- AVX2 and AVX-512VL: decode tiles and prefill panels ---------------------------------------
-// One ymm holds a row block's 8 rows; its 8 code dwords of a group give 8 columns' f vectors
-// (nibble n: shift it to bits 19–22, keep those, or in 1.0f), each meeting the broadcast input
-// of its column. The kernels are compiled twice (linear_x8_tile.h): AVX2 with and + or, and
-// AVX-512VL with one vpternlogd and 32 registers for wider tiles. Same bits either way.
+// One ymm holds a row block's 8 rows; its 8 code dwords of a group give P slots' f vectors (keep
+// the slot's bits; Q8_0 also flips the byte's top bit to add 128), each meeting the broadcast
+// input of its slot. The kernels are compiled twice (linear_x8_tile.h): AVX2 with and (+ xor),
+// AVX-512VL with one vpternlogd for Q8_0 and 32 registers for wider tiles. Same bits either way.
 
 #if defined(__x86_64__)
-TLLM_AVX2 static inline __m256 nibble_f_avx2(__m256i v, int n) {
-    const int shift = 19 - 4 * n;
-    __m256i s = shift >= 0 ? _mm256_slli_epi32(v, shift) : _mm256_srli_epi32(v, -shift);
-    s = _mm256_and_si256(s, _mm256_set1_epi32(0x00780000));
-    return _mm256_castsi256_ps(_mm256_or_si256(s, _mm256_set1_epi32(0x3F800000)));
+TLLM_AVX2 static inline __m256 code_f_avx2(__m256i v, const int q8, const int p) {
+    if (!q8) {
+        const int n = p % 8;
+        return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)(0xfu << (n < 5 ? 4 * n : 4 * n - 12)))));
+    }
+    const int j = p % 2;
+    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_and_si256(v, _mm256_set1_epi32((int)(0xffu << 8 * j))),
+                                                _mm256_set1_epi32((int)(0x80u << 8 * j))));
 }
 
-TLLM_AVX512 static inline __m256 nibble_f_avx512(__m256i v, int n) {
-    const int shift = 19 - 4 * n;
-    __m256i s = shift >= 0 ? _mm256_slli_epi32(v, shift) : _mm256_srli_epi32(v, -shift);
-    // (s & mask) | one
-    return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(s, _mm256_set1_epi32(0x00780000), _mm256_set1_epi32(0x3F800000), 0xEA));
+TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const int p) {
+    if (!q8) return code_f_avx2(v, q8, p);
+    const int j = p % 2;
+    // (v & mask) ^ top
+    return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(v, _mm256_set1_epi32((int)(0xffu << 8 * j)),
+                                                         _mm256_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
 }
-
-/// Floats of one row block's column block in a prepared panel: 32 f vectors, 16·d, c.
-#define PANEL_FLOATS (34 * 8)
-/// Row blocks one panel holds.
-#define PANEL_RB 4
 
 #define X8F_ATTR TLLM_AVX2
-#define X8F_NIBBLE nibble_f_avx2
+#define X8F_CODE code_f_avx2
 #define X8F_SCALES scales_avx2
+#define X8F_ADVANCE advance_avx2
 #define X8F_TILE tile_avx2
-#define X8F_PREPARE prepare_avx2
+#define X8F_PREPARE prepare_panel_avx2
 #define X8F_PANEL panel_avx2
 #include "linear_x8_tile.h"
 
 #define X8F_ATTR TLLM_AVX512
-#define X8F_NIBBLE nibble_f_avx512
+#define X8F_CODE code_f_avx512
 #define X8F_SCALES scales_avx512
+#define X8F_ADVANCE advance_avx512
 #define X8F_TILE tile_avx512
-#define X8F_PREPARE prepare_avx512
+#define X8F_PREPARE prepare_panel_avx512
 #define X8F_PANEL panel_avx512
 #include "linear_x8_tile.h"
 
 #define X8F_ATTR_avx2 TLLM_AVX2
 #define X8F_ATTR_avx512 TLLM_AVX512
 
-/// Decode tiles, one function per row-block count so each gets its own register allocation.
-#define TILE_FN(ISA, RB)                                                                                      \
-    X8F_ATTR_##ISA static void ISA##_tile_##RB(const uint8_t *run, size_t runBytes, int q41, int64_t K,        \
-                                               const float *x, const float *S, const uint8_t *next, int64_t ldd, \
-                                               float *D) {                                                      \
-        tile_##ISA(run, runBytes, q41, K, x, S, RB, next, ldd, D);                                             \
+/// Decode tiles and panel preparers, one function per weight kind (and tile row-block count) so
+/// each gets its own register allocation and immediate offsets.
+#define TILE_FN(ISA, KIND, RB)                                                                                  \
+    X8F_ATTR_##ISA static void ISA##_tile_##KIND##_##RB(const uint8_t *run, size_t runBytes, int64_t K,          \
+                                                        const float *in, int64_t ldd, float *D) {                 \
+        tile_##ISA(run, runBytes, KIND, K, in, RB, ldd, D);                                                      \
     }
-TILE_FN(avx2, 4)
-TILE_FN(avx2, 2)
-TILE_FN(avx2, 1)
-TILE_FN(avx512, 8)
-TILE_FN(avx512, 4)
-TILE_FN(avx512, 2)
-TILE_FN(avx512, 1)
+#define KIND_FNS(ISA, KIND)                                                                                     \
+    X8F_ATTR_##ISA static void ISA##_prepare_##KIND(const uint8_t *run, int64_t K, float *panel) {               \
+        prepare_panel_##ISA(run, KIND, K, panel);                                                               \
+    }                                                                                                           \
+    TILE_FN(ISA, KIND, 4) TILE_FN(ISA, KIND, 2) TILE_FN(ISA, KIND, 1)
+KIND_FNS(avx2, KIND_Q4_0)
+KIND_FNS(avx2, KIND_Q4_1)
+KIND_FNS(avx2, KIND_Q8_0)
+KIND_FNS(avx512, KIND_Q4_0)
+KIND_FNS(avx512, KIND_Q4_1)
+KIND_FNS(avx512, KIND_Q8_0)
+TILE_FN(avx512, KIND_Q4_0, 8)
+TILE_FN(avx512, KIND_Q4_1, 8)
+TILE_FN(avx512, KIND_Q8_0, 8)
 
-/// Panel tiles, likewise per shape: 4 row blocks × up to 3 tokens or 1 × up to 6 (AVX-512VL,
-/// whose 32 registers hold 12 or 6 accumulators plus the inputs), 1 × up to 3 (AVX2).
+/// Panel tiles, likewise per shape (the panel is the same for every code family): 4 row blocks ×
+/// up to 3 tokens or 1 × up to 6 (AVX-512VL, whose 32 registers hold 12 or 6 accumulators plus
+/// the inputs), 1 × up to 3 (AVX2).
 #define PANEL_FN(ISA, RB, NT)                                                                                  \
-    X8F_ATTR_##ISA static void ISA##_panel_##RB##x##NT(const float *panel, int64_t K, const float *X, int64_t ldx, \
-                                                       const float *S, int64_t ldd, float *D) {                 \
-        panel_##ISA(panel, K, X, ldx, S, RB, NT, ldd, D);                                                      \
+    X8F_ATTR_##ISA static void ISA##_panel_##RB##x##NT(const float *panel, int64_t K, const float *in, int64_t ldd, \
+                                                       float *D) {                                              \
+        panel_##ISA(panel, K, in, RB, NT, ldd, D);                                                             \
     }
 PANEL_FN(avx2, 1, 1)
 PANEL_FN(avx2, 1, 2)
@@ -181,28 +324,37 @@ PANEL_FN(avx512, 1, 4)
 PANEL_FN(avx512, 1, 5)
 PANEL_FN(avx512, 1, 6)
 
-typedef void (*tile_fn)(const uint8_t *, size_t, int, int64_t, const float *, const float *, const uint8_t *, int64_t,
-                        float *);
-typedef void (*panel_fn)(const float *, int64_t, const float *, int64_t, const float *, int64_t, float *);
+typedef void (*tile_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, float *);
+typedef void (*prepare_fn)(const uint8_t *, int64_t, float *);
+typedef void (*panel_fn)(const float *, int64_t, const float *, int64_t, float *);
+
+#define TILES(ISA, KIND) {ISA##_tile_##KIND##_4, ISA##_tile_##KIND##_2, ISA##_tile_##KIND##_1}
+
+/// The decode tile for `left` row blocks still to cover: its row-block count in *rb.
+static tile_fn pick_tile(int wide, int kind, int left, int *rb) {
+    static tile_fn const eights[3] = {avx512_tile_KIND_Q4_0_8, avx512_tile_KIND_Q4_1_8, avx512_tile_KIND_Q8_0_8};
+    static tile_fn const avx512Tiles[3][3] = {TILES(avx512, KIND_Q4_0), TILES(avx512, KIND_Q4_1), TILES(avx512, KIND_Q8_0)};
+    static tile_fn const avx2Tiles[3][3] = {TILES(avx2, KIND_Q4_0), TILES(avx2, KIND_Q4_1), TILES(avx2, KIND_Q8_0)};
+    if (wide && left >= 8) {
+        *rb = 8;
+        return eights[kind];
+    }
+    const int pick = left >= 4 ? 0 : left >= 2 ? 1 : 2;
+    *rb = 4 >> pick;
+    return (wide ? avx512Tiles : avx2Tiles)[kind][pick];
+}
 
 /// Covers nblk row blocks × T tokens (`wide`: the AVX-512VL kernels).
-static void dots_tiled(const uint8_t *run, size_t runBytes, int q41, int64_t K, int nblk, const float *X, int64_t ldx,
-                       const float *S, int64_t T, float *panel, float *D, int wide) {
-    const int64_t nb = K / 32, ldd = 8 * T;   // ldd: floats between row blocks in D
+static void dots_tiled(const uint8_t *run, size_t runBytes, int kind, int64_t K, int nblk, const float *in, int64_t T,
+                       float *panel, float *D, int wide) {
+    const int64_t nb = K / 32, ldd = 8 * T, ldin = input_floats(K);   // ldd: floats between row blocks in D
     if (T <= 2) {
         // Decode: as many row blocks as registers allow, each its own weight stream. A second
         // token reads the same few kilobytes again, from cache.
         for (int64_t t = 0; t < T; t++)
             for (int i = 0, rb; i < nblk; i += rb) {
-                const int left = nblk - i;
-                tile_fn fn;
-                if (wide && left >= 8) { rb = 8; fn = avx512_tile_8; }
-                else if (left >= 4) { rb = 4; fn = wide ? avx512_tile_4 : avx2_tile_4; }
-                else if (left >= 2) { rb = 2; fn = wide ? avx512_tile_2 : avx2_tile_2; }
-                else { rb = 1; fn = wide ? avx512_tile_1 : avx2_tile_1; }
-                // The next tile's weights (past the last: the next call's) stream in meanwhile.
-                fn(run + (size_t)i * runBytes, runBytes, q41, K, X + t * ldx, S + t * nb, run + (size_t)(i + rb) * runBytes,
-                   ldd, D + i * ldd + 8 * t);
+                pick_tile(wide, kind, nblk - i, &rb)(run + (size_t)i * runBytes, runBytes, K, in + t * ldin, ldd,
+                                                     D + i * ldd + 8 * t);
             }
         return;
     }
@@ -211,19 +363,20 @@ static void dots_tiled(const uint8_t *run, size_t runBytes, int q41, int64_t K, 
     static panel_fn const avx512One[7] = {NULL, avx512_panel_1x1, avx512_panel_1x2, avx512_panel_1x3,
                                           avx512_panel_1x4, avx512_panel_1x5, avx512_panel_1x6};
     static panel_fn const avx512Four[4] = {NULL, avx512_panel_4x1, avx512_panel_4x2, avx512_panel_4x3};
+    static prepare_fn const avx2Prepare[3] = {avx2_prepare_KIND_Q4_0, avx2_prepare_KIND_Q4_1, avx2_prepare_KIND_Q8_0};
+    static prepare_fn const avx512Prepare[3] = {avx512_prepare_KIND_Q4_0, avx512_prepare_KIND_Q4_1, avx512_prepare_KIND_Q8_0};
     for (int i = 0, rb; i < nblk; i += rb) {
         rb = wide && nblk - i >= PANEL_RB ? PANEL_RB : 1;
         for (int j = 0; j < rb; j++) {
             const uint8_t *blocks = run + (size_t)(i + j) * runBytes;
             float *out = panel + j * nb * PANEL_FLOATS;
-            if (wide) prepare_avx512(blocks, q41, K, out);
-            else prepare_avx2(blocks, q41, K, out);
+            (wide ? avx512Prepare : avx2Prepare)[kind](blocks, K, out);
         }
         const int ntMax = !wide ? 3 : rb == PANEL_RB ? 3 : 6;
         for (int64_t t = 0; t < T; t += ntMax) {
             const int nt = T - t >= ntMax ? ntMax : (int)(T - t);
             panel_fn fn = !wide ? avx2Panels[nt] : rb == PANEL_RB ? avx512Four[nt] : avx512One[nt];
-            fn(panel, K, X + t * ldx, ldx, S + t * nb, ldd, D + i * ldd + 8 * t);
+            fn(panel, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
         }
     }
 }
@@ -231,17 +384,19 @@ static void dots_tiled(const uint8_t *run, size_t runBytes, int q41, int64_t K, 
 
 size_t tllm_x8f_scratch_floats(int64_t K) { return (size_t)(PANEL_RB * (K / 32) * PANEL_FLOATS); }
 
-void tllm_x8f_dots(const uint8_t *W, tllm_wtype type, int64_t K, int64_t blk0, int nblk, const float *X, int64_t ldx,
-                   const float *S, int64_t T, float *scratch, float *D) {
-    const int q41 = type == TLLM_Q4_1_X8;
+void tllm_x8f_dots(const uint8_t *W, tllm_wtype type, int64_t K, int64_t blk0, int nblk, const float *in, int64_t T,
+                   float *scratch, float *D) {
+    const int kind = kind_of(type);
     const size_t runBytes = 8 * tllm_row_bytes(type, K);
     const uint8_t *run = W + (size_t)blk0 * runBytes;
+    const unsigned csr = subnormals_on();
 #if defined(__x86_64__)
-    if (tllm_use_avx2()) {
-        dots_tiled(run, runBytes, q41, K, nblk, X, ldx, S, T, scratch, D, tllm_use_avx512());
-        return;
-    }
+    if (tllm_use_avx2()) dots_tiled(run, runBytes, kind, K, nblk, in, T, scratch, D, tllm_use_avx512());
+    else
 #endif
-    (void)scratch;
-    dots_scalar(run, runBytes, q41, K, nblk, X, ldx, S, T, D);
+    {
+        (void)scratch;
+        dots_scalar(run, runBytes, kind, K, nblk, in, T, D);
+    }
+    subnormals_restore(csr);
 }

@@ -1,86 +1,104 @@
 // Included twice by linear_x8.c: the kernels of the canonical order stated there, compiled for
-// X8F_ATTR with X8F_NIBBLE making each f vector. X8F_TILE serves one token (decode): RB row
-// blocks, each its own weight stream, f vectors made as they are used. X8F_PREPARE + X8F_PANEL
-// serve many: f vectors made once per row block into a panel, then RB row blocks × NT tokens
-// read it. RB and NT are compile-time constants at every call, so the loops unroll and the
-// accumulators stay in registers. D receives row block i, token t at D + i · ldd + 8t.
+// X8F_ATTR, with X8F_CODE making the f vector of a slot. X8F_TILE serves one token (decode): RB
+// row blocks, each its own weight stream, f vectors made as they are used. X8F_PREPARE +
+// X8F_PANEL serve many: f vectors made once per row block into a panel, then RB row blocks × NT
+// tokens read it. RB, NT and the weight kind are compile-time constants at every call, so the
+// loops unroll, the block offsets are immediates and the accumulators stay in registers. D
+// receives row block i, token t at D + i · ldd + 8t.
 
-/// A row block's scale step for one column block: 16·d and c (fma(−16, d, m) for Q4_1, −24·d for Q4_0).
+/// A row block's scale step for one column block: d, and m' (m for Q4_1, −8d for Q4_0, −128d for Q8_0).
 X8F_ATTR static inline __attribute__((always_inline)) void
-X8F_SCALES(const uint8_t *blk, const int q41, __m256 *d16, __m256 *c) {
-    const __m256 sixteen = _mm256_set1_ps(16.0f);
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
-    *c = q41 ? _mm256_fnmadd_ps(sixteen, d, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16))))
-             : _mm256_mul_ps(_mm256_set1_ps(-24.0f), d);
-    *d16 = _mm256_mul_ps(sixteen, d);
+X8F_SCALES(const uint8_t *blk, const int kind, __m256 *d, __m256 *m) {
+    *d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+    *m = kind == KIND_Q4_1 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))
+                           : _mm256_mul_ps(_mm256_set1_ps(kind == KIND_Q4_0 ? -8.0f : -128.0f), *d);
 }
 
-/// RB row blocks against one token; `next` (the following tile's weights) is prefetched meanwhile.
+/// One step of slot iteration over a code vector: before Q4 slot 5 the dwords move down 12 bits,
+/// before Q8 slot 2 down 16 (the codes still ahead then sit low enough to stay subnormal).
+X8F_ATTR static inline __attribute__((always_inline)) __m256i X8F_ADVANCE(__m256i v, const int q8, const int n) {
+    if (!q8 && n == 5) return _mm256_srli_epi32(v, 12);
+    if (q8 && n == 2) return _mm256_srli_epi32(v, 16);
+    return v;
+}
+
+/// RB row blocks against one token. (No software prefetch: the hardware follows the RB streams,
+/// and prefetching the next tile's weights made decode 10–25 % slower, Docs/Performance.md.)
 X8F_ATTR static inline __attribute__((always_inline)) void
-X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int q41, int64_t K, const float *restrict x,
-         const float *restrict S, const int RB, const uint8_t *next, int64_t ldd, float *restrict D) {
-    const int64_t nb = K / 32, header = q41 ? 32 : 16, bytes = header + 128;
+X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K, const float *restrict in,
+         const int RB, int64_t ldd, float *restrict D) {
+    const int q8 = kind == KIND_Q8_0;
+    const int64_t nb = K / 32, bytes = block_bytes(kind);
+    const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;   // code vectors per block, slots per code vector
+    const float *xs = in, *S = in + K, *scale = S + nb;
     __m256 y[8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < RB; i++) y[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = run + b * bytes;
-#pragma clang loop unroll(full)
-        for (int i = 0; i < RB; i++)
-            for (int64_t line = 0; line < bytes; line += 64)
-                _mm_prefetch((const char *)next + (size_t)i * runBytes + b * bytes + line, _MM_HINT_T0);
         __m256 F[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) F[i] = _mm256_setzero_ps();
 #pragma clang loop unroll(full)
-        for (int g = 0; g < 4; g++) {
+        for (int g = 0; g < G; g++) {
             __m256i v[8];
 #pragma clang loop unroll(full)
-            for (int i = 0; i < RB; i++) v[i] = _mm256_loadu_si256((const __m256i *)(blk + (size_t)i * runBytes + header + 32 * g));
+            for (int i = 0; i < RB; i++)
+                v[i] = _mm256_loadu_si256((const __m256i *)(blk + (size_t)i * runBytes + header_bytes(kind) + 32 * g));
 #pragma clang loop unroll(full)
-            for (int n = 0; n < 8; n++) {
-                const __m256 xb = _mm256_broadcast_ss(x + 32 * b + 4 * g + n / 2 + 16 * (n % 2));
+            for (int n = 0; n < P; n++) {
+                const __m256 xb = _mm256_broadcast_ss(xs + 32 * b + P * g + n);
 #pragma clang loop unroll(full)
-                for (int i = 0; i < RB; i++) F[i] = _mm256_fmadd_ps(X8F_NIBBLE(v[i], n), xb, F[i]);
+                for (int i = 0; i < RB; i++) {
+                    v[i] = X8F_ADVANCE(v[i], q8, n);
+                    F[i] = _mm256_fmadd_ps(X8F_CODE(v[i], q8, n), xb, F[i]);
+                }
             }
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) {
-            __m256 d16, c;
-            X8F_SCALES(blk + (size_t)i * runBytes, q41, &d16, &c);
-            y[i] = _mm256_fmadd_ps(c, _mm256_broadcast_ss(S + b), _mm256_fmadd_ps(d16, F[i], y[i]));
+            __m256 d, m;
+            X8F_SCALES(blk + (size_t)i * runBytes, kind, &d, &m);
+            y[i] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(S + b), _mm256_fmadd_ps(d, F[i], y[i]));
         }
     }
+    const __m256 s1 = _mm256_broadcast_ss(scale), s2 = _mm256_broadcast_ss(scale + 1);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < RB; i++) _mm256_storeu_ps(D + i * ldd, y[i]);
+    for (int i = 0; i < RB; i++) _mm256_storeu_ps(D + i * ldd, _mm256_mul_ps(_mm256_mul_ps(y[i], s1), s2));
 }
 
-/// One row block laid out for X8F_PANEL: per column block, the 32 f vectors in the canonical
-/// order (g, then n), then 16·d and c (PANEL_FLOATS floats).
-X8F_ATTR static void X8F_PREPARE(const uint8_t *run, const int q41, int64_t K, float *panel) {
-    const int64_t nb = K / 32, header = q41 ? 32 : 16, bytes = header + 128;
+/// One row block laid out for X8F_PANEL: per column block, the 32 f vectors in slot order, then
+/// d and m' (PANEL_FLOATS floats).
+X8F_ATTR static inline __attribute__((always_inline)) void
+X8F_PREPARE(const uint8_t *run, const int kind, int64_t K, float *panel) {
+    const int q8 = kind == KIND_Q8_0;
+    const int64_t nb = K / 32, bytes = block_bytes(kind);
+    const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = run + b * bytes;
         float *out = panel + b * PANEL_FLOATS;
 #pragma clang loop unroll(full)
-        for (int g = 0; g < 4; g++) {
-            const __m256i v = _mm256_loadu_si256((const __m256i *)(blk + header + 32 * g));
+        for (int g = 0; g < G; g++) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + header_bytes(kind) + 32 * g));
 #pragma clang loop unroll(full)
-            for (int n = 0; n < 8; n++) _mm256_store_ps(out + 8 * (8 * g + n), X8F_NIBBLE(v, n));
+            for (int n = 0; n < P; n++) {
+                v = X8F_ADVANCE(v, q8, n);
+                _mm256_store_ps(out + 8 * (P * g + n), X8F_CODE(v, q8, n));
+            }
         }
-        __m256 d16, c;
-        X8F_SCALES(blk, q41, &d16, &c);
-        _mm256_store_ps(out + 256, d16);
-        _mm256_store_ps(out + 264, c);
+        __m256 d, m;
+        X8F_SCALES(blk, kind, &d, &m);
+        _mm256_store_ps(out + 256, d);
+        _mm256_store_ps(out + 264, m);
     }
 }
 
-/// RB prepared row blocks (consecutive in `panel`) against NT tokens; y lives in D between
-/// column blocks.
+/// RB prepared row blocks (consecutive in `panel`) against NT prepared tokens (`in`, one
+/// tllm_x8f_input_floats(1, K) apart); y lives in D between column blocks.
 X8F_ATTR static inline __attribute__((always_inline)) void
-X8F_PANEL(const float *restrict panel, int64_t K, const float *restrict X, int64_t ldx, const float *restrict S,
-          const int RB, const int NT, int64_t ldd, float *restrict D) {
-    const int64_t nb = K / 32;
+X8F_PANEL(const float *restrict panel, int64_t K, const float *restrict in, const int RB, const int NT, int64_t ldd,
+          float *restrict D) {
+    const int64_t nb = K / 32, ldin = input_floats(K);
 #pragma clang loop unroll(full)
     for (int i = 0; i < RB; i++)
 #pragma clang loop unroll(full)
@@ -91,37 +109,45 @@ X8F_PANEL(const float *restrict panel, int64_t K, const float *restrict X, int64
         for (int i = 0; i < RB; i++)
 #pragma clang loop unroll(full)
             for (int t = 0; t < NT; t++) F[i][t] = _mm256_setzero_ps();
-        for (int g = 0; g < 4; g++)
+        for (int p = 0; p < 32; p++) {
+            __m256 xb[6];
 #pragma clang loop unroll(full)
-            for (int n = 0; n < 8; n++) {
-                const int64_t e = 32 * b + 4 * g + n / 2 + 16 * (n % 2);
-                __m256 xb[6];
+            for (int t = 0; t < NT; t++) xb[t] = _mm256_broadcast_ss(in + t * ldin + 32 * b + p);
 #pragma clang loop unroll(full)
-                for (int t = 0; t < NT; t++) xb[t] = _mm256_broadcast_ss(X + t * ldx + e);
+            for (int i = 0; i < RB; i++) {
+                const __m256 f = _mm256_load_ps(panel + (i * nb + b) * PANEL_FLOATS + 8 * p);
 #pragma clang loop unroll(full)
-                for (int i = 0; i < RB; i++) {
-                    const __m256 f = _mm256_load_ps(panel + (i * nb + b) * PANEL_FLOATS + 8 * (8 * g + n));
-#pragma clang loop unroll(full)
-                    for (int t = 0; t < NT; t++) F[i][t] = _mm256_fmadd_ps(f, xb[t], F[i][t]);
-                }
+                for (int t = 0; t < NT; t++) F[i][t] = _mm256_fmadd_ps(f, xb[t], F[i][t]);
             }
+        }
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) {
             const float *scales = panel + (i * nb + b) * PANEL_FLOATS + 256;
-            const __m256 d16 = _mm256_load_ps(scales), c = _mm256_load_ps(scales + 8);
+            const __m256 d = _mm256_load_ps(scales), m = _mm256_load_ps(scales + 8);
 #pragma clang loop unroll(full)
             for (int t = 0; t < NT; t++) {
                 float *y = D + i * ldd + 8 * t;
-                __m256 v = _mm256_fmadd_ps(d16, F[i][t], _mm256_loadu_ps(y));
-                _mm256_storeu_ps(y, _mm256_fmadd_ps(c, _mm256_broadcast_ss(S + t * nb + b), v));
+                __m256 v = _mm256_fmadd_ps(d, F[i][t], _mm256_loadu_ps(y));
+                _mm256_storeu_ps(y, _mm256_fmadd_ps(m, _mm256_broadcast_ss(in + t * ldin + K + b), v));
             }
+        }
+    }
+#pragma clang loop unroll(full)
+    for (int t = 0; t < NT; t++) {
+        const float *scale = in + t * ldin + K + nb;
+        const __m256 s1 = _mm256_broadcast_ss(scale), s2 = _mm256_broadcast_ss(scale + 1);
+#pragma clang loop unroll(full)
+        for (int i = 0; i < RB; i++) {
+            float *y = D + i * ldd + 8 * t;
+            _mm256_storeu_ps(y, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(y), s1), s2));
         }
     }
 }
 
 #undef X8F_ATTR
-#undef X8F_NIBBLE
+#undef X8F_CODE
 #undef X8F_SCALES
+#undef X8F_ADVANCE
 #undef X8F_TILE
 #undef X8F_PREPARE
 #undef X8F_PANEL

@@ -4,11 +4,8 @@
 #define TLLM_Q8_H
 #include "tllm_kernels.h"
 
-/// Weight formats with an int8-activation kernel (Q4_0, Q4_1, Q8_0 and the 8-row interleaved Q4s).
+/// Weight formats with an int8-activation kernel (Q4_0, Q4_1, Q8_0 and their 8-row interleaved forms).
 int tllm_q8_supports(tllm_wtype type);
-/// Weight formats that have only the int8-activation kernel (Q8_0_X8; the interleaved Q4s also
-/// have the float32 one of linear_x8.c).
-int tllm_q8_required(tllm_wtype type);
 /// Bytes of one quantized activation row of K values (K a multiple of 32).
 size_t tllm_q8_row_bytes(int64_t K);
 /// Quantizes T rows of K floats (row stride ldx) into T rows of tllm_q8_row_bytes(K) at `dst`.

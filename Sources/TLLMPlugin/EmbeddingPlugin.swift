@@ -25,11 +25,11 @@ public struct EmbeddingPlugin: PluginBase {
                             limits: PluginLimits) throws(PluginError) -> ValueShape {
         try require(inputs.isEmpty && (1...2).contains(weights.count), "takes no inputs and one or two tables")
         let width = weights[0].rowLength
-        try require(weights[0].shape.count == 2 && weights[0].shape[0] >= limits.vocabSize && weights[0].dtype.supportsRowLookup,
+        try require(weights[0].shape.count == 2 && weights[0].shape[0] >= limits.vocabSize && weights[0].dtype.hasWeightKernel,
                     "token table \(weights[0].shape) must have at least \(limits.vocabSize) rows")
         if weights.count == 2 {
             try require(weights[1].shape.count == 2 && weights[1].shape[0] >= limits.maxSeqLen && weights[1].rowLength == width
-                        && weights[1].dtype.supportsRowLookup,
+                        && weights[1].dtype.hasWeightKernel,
                         "position table \(weights[1].shape) must have at least \(limits.maxSeqLen) rows of \(width)")
         }
         return ValueShape(rows: .tokens, width: width)

@@ -20,7 +20,7 @@ public enum Quantizer {
         let before = modelBytes(weights)
         switch config.algo {
         case .ggufNative:
-            return interleaveRowBlocks(weights, graph: graph, activations: config.activations, progress: progress)
+            return interleaveRowBlocks(weights, activations: config.activations, progress: progress)
         case .none:
             var out: [String: Tensor] = [:]
             var converted = 0
@@ -37,19 +37,16 @@ public enum Quantizer {
         }
     }
 
-    /// GGUF-native weights: the matrices that only linears read (not lookup tables), with a row
-    /// count divisible by 8, get their rows interleaved in 8s, the layout both linear kernels
-    /// stream best (same bytes, same values; see ``DType/q4_1x8``): Q4_0 and Q4_1 always, Q8_0
-    /// only for int8 activations (its interleaved form has no float32 kernel). The rest stays as
-    /// stored.
-    static func interleaveRowBlocks(_ weights: [String: Tensor], graph: Graph, activations: ActivationPrecision,
+    /// GGUF-native weights: every Q4_0, Q4_1 and Q8_0 matrix with a row count divisible by 8 gets
+    /// its rows interleaved in 8s, the layout both linear kernels stream best (same bytes, same
+    /// values; see ``DType/q4_1x8``). Lookup tables too: a tied embedding is also the LM head,
+    /// and lookups read single rows out of the interleaved form. The rest stays as stored.
+    static func interleaveRowBlocks(_ weights: [String: Tensor], activations: ActivationPrecision,
                                     progress: ProgressHandler?) -> (weights: [String: Tensor], log: [String]) {
-        let roles = MatrixRoles(graph, weights: weights)
         var out = weights
         let names = weights.keys.sorted().filter { name in
             let t = weights[name]!
-            guard let x8 = t.dtype.interleaved, activations == .int8 || !x8.requiresInt8Activations else { return false }
-            return t.shape.count == 2 && t.shape[0] % 8 == 0 && t.rowLength % 32 == 0 && !roles.isTable(name)
+            return t.dtype.interleaved != nil && t.shape.count == 2 && t.shape[0] % 8 == 0 && t.rowLength % 32 == 0
         }
         for (i, name) in names.enumerated() {
             progress?(BuildProgress(phase: "interleaving", completed: i, total: names.count, item: name))

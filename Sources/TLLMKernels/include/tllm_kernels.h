@@ -29,9 +29,8 @@ typedef enum {
     /// best: per 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then the
     /// codes: for Q4, 128 bytes where byte 32g + 4r + j is nibble byte 4g + j of row r's GGUF block
     /// (g < 4); for Q8_0, 256 bytes where byte 32g + 4r + j is code 4g + j of row r (g < 8); j < 4.
-    /// Same size as the GGUF rows; the row count must be a multiple of 8. Q4_0_X8 and Q4_1_X8 take
-    /// float32 or int8 inputs; linears over Q8_0_X8 always quantize their input to int8 (see
-    /// tllm_fused.h).
+    /// Same size as the GGUF rows; the row count must be a multiple of 8. All three take float32
+    /// or int8 inputs (see tllm_fused.h), and single rows read out with tllm_matrix_row.
     TLLM_Q4_0_X8 = 11,
     TLLM_Q4_1_X8 = 12,
     TLLM_Q8_0_X8 = 13,
@@ -74,6 +73,9 @@ tllm_wtype tllm_x8_base(tllm_wtype type);
 void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst);
 /// The inverse of tllm_repack_x8: `type` is an _X8 type, `dst` receives GGUF rows.
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst);
+/// Row `row` of a matrix of rows of K elements in `type`, interleaved types included, dequantized
+/// exactly into dst (an embedding lookup).
+void tllm_matrix_row(const void *W, tllm_wtype type, int64_t K, int64_t row, float *dst);
 
 // ---- Dense math -----------------------------------------------------------------------------
 
