@@ -152,11 +152,10 @@ typedef struct {
     float *x, *xm, *y, *ym, *logits;
 } model_ctx;
 
-/// As a gguf_native engine stores them: Q4 matrices interleaved in 8-row blocks, and with int8
-/// inputs (W4A8) Q8_0 ones too.
-static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_input_type input) {
-    int q4 = *type == TLLM_Q4_0 || *type == TLLM_Q4_1;
-    if (!(q4 || (input == TLLM_INPUT_Q8 && *type == TLLM_Q8_0)) || N % 8 != 0) return w;
+/// As a gguf_native engine stores them: Q4_0, Q4_1 and Q8_0 matrices interleaved in 8-row blocks
+/// (the LM head too), whatever the input precision.
+static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K) {
+    if (!(*type == TLLM_Q4_0 || *type == TLLM_Q4_1 || *type == TLLM_Q8_0) || N % 8 != 0) return w;
     void *x8 = alloc(tllm_row_bytes(*type, K) * (size_t)N);
     tllm_repack_x8(*type, w, N, K, x8);
     free(w);
@@ -175,16 +174,16 @@ static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64
         c->up[l] = random_weights(type, MLP, HIDDEN);
         c->down[l] = random_weights(type, HIDDEN, MLP);
         tllm_wtype t = type;
-        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN, input); t = type;
-        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
-        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
-        c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN, input); t = type;
-        c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN, input); t = type;
-        c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN, input); t = type;
-        c->down[l] = as_built(c->down[l], &t, HIDDEN, MLP, input);
+        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN); t = type;
+        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN); t = type;
+        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN); t = type;
+        c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN); t = type;
+        c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN); t = type;
+        c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN); t = type;
+        c->down[l] = as_built(c->down[l], &t, HIDDEN, MLP);
         c->type = t;
     }
-    c->head = random_weights(headType, VOCAB, HIDDEN);
+    c->head = as_built(random_weights(headType, VOCAB, HIDDEN), &c->headType, VOCAB, HIDDEN);
     c->x = random_floats(T * HIDDEN); c->y = random_floats(T * HIDDEN);
     c->xm = random_floats(T * MLP); c->ym = random_floats(T * MLP);
     c->logits = alloc((size_t)VOCAB * 4);
@@ -308,7 +307,7 @@ int main(int argc, char **argv) {
         for (int64_t T = 1; T <= 16; T *= 16) {
             tllm_input_type in = i < 3 ? TLLM_INPUT_F32 : TLLM_INPUT_Q8;
             tllm_wtype t = hot[i];
-            void *W = as_built(random_weights(hot[i], MLP, HIDDEN), &t, MLP, HIDDEN, in);
+            void *W = as_built(random_weights(hot[i], MLP, HIDDEN), &t, MLP, HIDDEN);
             linear_ctx lc = {W, t, MLP, HIDDEN, T, random_floats(T * HIDDEN), alloc((size_t)(T * MLP) * 4), in};
             double s = time_median(linear_run, &lc, 31);
             double gf = 2.0 * MLP * HIDDEN * T / s / 1e9;
