@@ -26,13 +26,13 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// FP8: a row is a float32 scale then one E4M3 byte per element; x = scale * e4m3(q).
     case fp8Row = "fp8_e4m3_row"
     /// GGUF Q4_0 blocks with every 8 rows interleaved (the layout is in tllm_kernels.h), which both
-    /// linear kernels stream best: float32 inputs (the block scale factored out of each block's
-    /// dot product) and int8 inputs (W4A8). Same bytes per row; the row count is a multiple of 8.
+    /// linear kernels stream best: float32 inputs (the codes multiplied as they are, the block scale
+    /// applied once per block) and int8 inputs (W4A8). Same bytes per row; the row count is a
+    /// multiple of 8; single rows read out with `tllm_matrix_row`.
     case q4_0x8 = "q4_0_x8"
     /// GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
     case q4_1x8 = "q4_1_x8"
-    /// W8A8: GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``); linears over it always
-    /// quantize their input to int8.
+    /// GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``), float32 or int8 inputs (W8A8).
     case q8_0x8 = "q8_0_x8"
 
     /// Elements per block (1 for plain types).
