@@ -118,14 +118,22 @@ static int token_exponent(float M, int finite) {
     return c < 0 ? 0 : c > 127 ? 127 : c;
 }
 
+/// 2^e for a normal exponent (−126 ≤ e ≤ 127), from its bits (ldexpf where it may be subnormal).
+static float pow2(int e) {
+    const uint32_t bits = (uint32_t)(e + 127) << 23;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 /// The token's block sums (scaled), output factors and per-slot multipliers from its c.
 static void token_factors(int c, int q8, float *S, int64_t nb, float *scale, float mult[32]) {
     const float sumScale = ldexpf(1.0f, c - 149);
     for (int64_t b = 0; b < nb; b++) S[b] *= sumScale;
     const int k = 149 - c, k1 = k < 127 ? k : 127;
-    scale[0] = ldexpf(1.0f, k1);
-    scale[1] = ldexpf(1.0f, k - k1);
-    for (int p = 0; p < 32; p++) mult[p] = ldexpf(1.0f, c - slot_pos(q8, p));
+    scale[0] = pow2(k1);
+    scale[1] = pow2(k - k1);
+    for (int p = 0; p < 32; p++) mult[p] = pow2(c - slot_pos(q8, p));
 }
 
 static void prepare_scalar(int q8, const float *x, int64_t K, float *in) {

@@ -79,6 +79,31 @@ func expectEveryPath(_ w: Tensor, matches reference: (_ x: [Float], _ tokens: In
     }
 }
 
+/// Puts an Inf, then a NaN, into token 1 of 3 (second 32-value block) and expects, on every ISA
+/// path, token 1's outputs to satisfy `poisoned`, the other tokens' to stay finite, and the paths
+/// to agree bit for bit (on token 1 too when `poisonedBitsAgree`).
+func expectPoisonStaysInItsToken(_ w: Tensor, poisoned: (Float) -> Bool, poisonedBitsAgree: Bool, _ label: String,
+                                 sourceLocation: SourceLocation = #_sourceLocation) {
+    let (n, k, tokens) = (w.shape[0], w.shape[1], 3)
+    for bad in [Float.nan, .infinity] {
+        var x = Int8ActivationKernelTests.activations(tokens: tokens, columns: k)
+        x[k + 40] = bad
+        var outputs: [[UInt32]] = []
+        for path in isaPaths {
+            let y = backendLinear(w, x, tokens: tokens, path: path)
+            let tokenPoisoned = y[n..<(2 * n)].allSatisfy { poisoned($0) }
+            #expect(tokenPoisoned, "\(label), \(bad), \(path)", sourceLocation: sourceLocation)
+            #expect(y[0..<n].allSatisfy(\.isFinite) && y[(2 * n)...].allSatisfy(\.isFinite), "\(label), \(bad), \(path)",
+                    sourceLocation: sourceLocation)
+            outputs.append(y.map(\.bitPattern))
+        }
+        let samePaths = outputs[0].indices.allSatisfy { i in
+            (!poisonedBitsAgree && i / n == 1) || (outputs[1][i] == outputs[0][i] && outputs[2][i] == outputs[0][i])
+        }
+        #expect(samePaths, "\(label), \(bad): paths differ", sourceLocation: sourceLocation)
+    }
+}
+
 @Suite("int8-activation linear", .serialized)
 struct Int8ActivationKernelTests {
     /// Activations with an outlier block (2e4, as SmolLM2's hidden state has), an all-zero block
@@ -135,23 +160,8 @@ struct Int8ActivationKernelTests {
 
     @Test("An Inf or NaN input makes every output of its token NaN on every path, and leaves the other tokens alone")
     func nonFiniteInputs() {
-        let (n, k, tokens) = (16, 128, 3)
-        let w = tensor(.q4_1, rows: n, columns: k, seed: 2).multiplied(with: .int8)
-        for bad in [Float.nan, .infinity] {
-            var x = Self.activations(tokens: tokens, columns: k)
-            x[k + 40] = bad   // token 1, second block
-            var outputs: [[UInt32]] = []
-            for path in isaPaths {
-                let y = backendLinear(w, x, tokens: tokens, path: path)
-                let poisoned = y[n..<(2 * n)].allSatisfy { $0.isNaN }
-                let others = y[0..<n].allSatisfy { $0.isFinite } && y[(2 * n)...].allSatisfy { $0.isFinite }
-                #expect(poisoned, "\(bad), \(path)")
-                #expect(others, "\(bad), \(path)")
-                outputs.append(y.map(\.bitPattern))
-            }
-            let samePaths = outputs[0].indices.allSatisfy { i in i / n == 1 || (outputs[1][i] == outputs[0][i] && outputs[2][i] == outputs[0][i]) }
-            #expect(samePaths)
-        }
+        let w = tensor(.q4_1, rows: 16, columns: 128, seed: 2).multiplied(with: .int8)
+        expectPoisonStaysInItsToken(w, poisoned: \.isNaN, poisonedBitsAgree: false, "q4_1")
     }
 
     @Test("stays close to the float32 linear (the cost of 8-bit activations) and float32 weights keep float32")
