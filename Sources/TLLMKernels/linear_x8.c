@@ -51,8 +51,6 @@ enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
 
 /// Floats of one row block's column block in a prepared panel: 32 f vectors, d, m'.
 #define PANEL_FLOATS (34 * 8)
-/// Row blocks one panel holds.
-#define PANEL_RB 4
 
 int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
 
@@ -311,9 +309,9 @@ TILE_FN(avx512, KIND_Q4_0, 8)
 TILE_FN(avx512, KIND_Q4_1, 8)
 TILE_FN(avx512, KIND_Q8_0, 8)
 
-/// Panel tiles, likewise per shape (the panel is the same for every code family): 4 row blocks ×
-/// up to 3 tokens or 1 × up to 6 (AVX-512VL, whose 32 registers hold 12 or 6 accumulators plus
-/// the inputs), 1 × up to 3 (AVX2).
+/// Panel tiles, likewise per shape (the panel is the same for every code family): one row block ×
+/// up to 6 tokens (AVX-512VL, whose 32 registers hold the 6 accumulators and inputs) or up to 3
+/// (AVX2).
 #define PANEL_FN(ISA, RB, NT)                                                                                  \
     X8F_ATTR_##ISA static void ISA##_panel_##RB##x##NT(const float *panel, int64_t K, const float *in, int64_t ldd, \
                                                        float *D) {                                              \
@@ -322,15 +320,108 @@ TILE_FN(avx512, KIND_Q8_0, 8)
 PANEL_FN(avx2, 1, 1)
 PANEL_FN(avx2, 1, 2)
 PANEL_FN(avx2, 1, 3)
-PANEL_FN(avx512, 4, 1)
-PANEL_FN(avx512, 4, 2)
-PANEL_FN(avx512, 4, 3)
 PANEL_FN(avx512, 1, 1)
 PANEL_FN(avx512, 1, 2)
 PANEL_FN(avx512, 1, 3)
 PANEL_FN(avx512, 1, 4)
 PANEL_FN(avx512, 1, 5)
 PANEL_FN(avx512, 1, 6)
+
+// ---- AVX-512F: two row blocks × many tokens --------------------------------------------------
+// Three or more tokens on AVX-512F: one zmm holds two row blocks' 16 rows, its codes made as
+// they are used (as in the decode tiles) and met by each of up to 8 tokens' inputs, y in
+// registers. Same float operations per output as everywhere else.
+
+/// The code vector of group g for row blocks i and i + 1 (each a 32-byte load).
+TLLM_AVX512 static inline __m512i codes_pair(const uint8_t *blk, size_t runBytes, int64_t offset) {
+    const __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + offset));
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)(blk + runBytes + offset));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+TLLM_AVX512 static inline __attribute__((always_inline)) __m512 code_f_pair(__m512i v, const int q8, const int p) {
+    if (!q8) {
+        const int n = p % 8;
+        return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)(0xfu << (n < 5 ? 4 * n : 4 * n - 12)))));
+    }
+    const int j = p % 2;
+    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, _mm512_set1_epi32((int)(0xffu << 8 * j)),
+                                                         _mm512_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
+}
+
+/// d and m' of a column block for row blocks i (low lanes) and i + 1 (high lanes).
+TLLM_AVX512 static inline __attribute__((always_inline)) void
+scales_pair(const uint8_t *blk, size_t runBytes, const int kind, __m512 *d, __m512 *m) {
+    const __m128i d0 = _mm_loadu_si128((const __m128i *)blk), d1 = _mm_loadu_si128((const __m128i *)(blk + runBytes));
+    *d = _mm512_cvtph_ps(_mm256_set_m128i(d1, d0));
+    if (kind == KIND_Q4_1) {
+        const __m128i m0 = _mm_loadu_si128((const __m128i *)(blk + 16));
+        const __m128i m1 = _mm_loadu_si128((const __m128i *)(blk + runBytes + 16));
+        *m = _mm512_cvtph_ps(_mm256_set_m128i(m1, m0));
+    } else {
+        *m = _mm512_mul_ps(_mm512_set1_ps(kind == KIND_Q4_0 ? -8.0f : -128.0f), *d);
+    }
+}
+
+/// Row blocks i and i + 1 (`run`, `run` + runBytes) against NT prepared tokens (`in`, one
+/// input_floats(K) apart): row block i, token t lands at D + 8t, row block i + 1 at D + ldd + 8t.
+TLLM_AVX512 static inline __attribute__((always_inline)) void
+pair_tile(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K, const float *restrict in,
+          const int NT, int64_t ldd, float *restrict D) {
+    const int q8 = kind == KIND_Q8_0;
+    const int64_t nb = K / 32, bytes = block_bytes(kind), ldin = input_floats(K);
+    const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
+    __m512 y[8];
+#pragma clang loop unroll(full)
+    for (int t = 0; t < NT; t++) y[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = run + b * bytes;
+        const float *xs = in + 32 * b;
+        __m512 F[8];
+#pragma clang loop unroll(full)
+        for (int t = 0; t < NT; t++) F[t] = _mm512_setzero_ps();
+#pragma clang loop unroll(full)
+        for (int g = 0; g < G; g++) {
+            __m512i v = codes_pair(blk, runBytes, header_bytes(kind) + 32 * g);
+#pragma clang loop unroll(full)
+            for (int n = 0; n < P; n++) {
+                if (!q8 && n == 5) v = _mm512_srli_epi32(v, 12);
+                if (q8 && n == 2) v = _mm512_srli_epi32(v, 16);
+                const __m512 f = code_f_pair(v, q8, n);
+#pragma clang loop unroll(full)
+                for (int t = 0; t < NT; t++) F[t] = _mm512_fmadd_ps(f, _mm512_set1_ps(xs[t * ldin + P * g + n]), F[t]);
+            }
+        }
+        __m512 d, m;
+        scales_pair(blk, runBytes, kind, &d, &m);
+#pragma clang loop unroll(full)
+        for (int t = 0; t < NT; t++)
+            y[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(in[t * ldin + K + b]), _mm512_fmadd_ps(d, F[t], y[t]));
+    }
+#pragma clang loop unroll(full)
+    for (int t = 0; t < NT; t++) {
+        const float *scale = in + t * ldin + K + nb;
+        const __m512 v = _mm512_mul_ps(_mm512_mul_ps(y[t], _mm512_set1_ps(scale[0])), _mm512_set1_ps(scale[1]));
+        _mm256_storeu_ps(D + 8 * t, _mm512_castps512_ps256(v));
+        _mm256_storeu_ps(D + ldd + 8 * t, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    }
+}
+
+typedef void (*pair_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, float *);
+#define PAIR_FN(KIND, NT)                                                                                      \
+    TLLM_AVX512 static void pair_##KIND##_##NT(const uint8_t *run, size_t runBytes, int64_t K, const float *in, \
+                                               int64_t ldd, float *D) {                                        \
+        pair_tile(run, runBytes, KIND, K, in, NT, ldd, D);                                                     \
+    }
+#define PAIR_FNS(KIND) PAIR_FN(KIND, 1) PAIR_FN(KIND, 2) PAIR_FN(KIND, 3) PAIR_FN(KIND, 4) \
+    PAIR_FN(KIND, 5) PAIR_FN(KIND, 6) PAIR_FN(KIND, 7) PAIR_FN(KIND, 8)
+PAIR_FNS(KIND_Q4_0)
+PAIR_FNS(KIND_Q4_1)
+PAIR_FNS(KIND_Q8_0)
+#define PAIRS(KIND) {NULL, pair_##KIND##_1, pair_##KIND##_2, pair_##KIND##_3, pair_##KIND##_4, \
+    pair_##KIND##_5, pair_##KIND##_6, pair_##KIND##_7, pair_##KIND##_8}
+/// Tokens one pair tile takes at most.
+#define PAIR_NT 8
 
 typedef void (*tile_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, float *);
 typedef void (*prepare_fn)(const uint8_t *, int64_t, float *);
@@ -366,31 +457,35 @@ static void dots_tiled(const uint8_t *run, size_t runBytes, int kind, int64_t K,
             }
         return;
     }
-    // Three or more: f vectors made once per row block into `panel`, then tiles over the tokens.
+    // Three or more. AVX-512F: pairs of row blocks, up to PAIR_NT tokens per pass over their
+    // weights; a row block left over (and every one on AVX2): its f vectors made once into
+    // `panel`, then panel tiles over the tokens.
+    int i = 0;
+    if (wide) {
+        static pair_fn const pairs[3][PAIR_NT + 1] = {PAIRS(KIND_Q4_0), PAIRS(KIND_Q4_1), PAIRS(KIND_Q8_0)};
+        for (; i + 2 <= nblk; i += 2)
+            for (int64_t t = 0; t < T; t += PAIR_NT) {
+                const int nt = T - t >= PAIR_NT ? PAIR_NT : (int)(T - t);
+                pairs[kind][nt](run + (size_t)i * runBytes, runBytes, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
+            }
+    }
     static panel_fn const avx2Panels[4] = {NULL, avx2_panel_1x1, avx2_panel_1x2, avx2_panel_1x3};
-    static panel_fn const avx512One[7] = {NULL, avx512_panel_1x1, avx512_panel_1x2, avx512_panel_1x3,
-                                          avx512_panel_1x4, avx512_panel_1x5, avx512_panel_1x6};
-    static panel_fn const avx512Four[4] = {NULL, avx512_panel_4x1, avx512_panel_4x2, avx512_panel_4x3};
+    static panel_fn const avx512Panels[7] = {NULL, avx512_panel_1x1, avx512_panel_1x2, avx512_panel_1x3,
+                                             avx512_panel_1x4, avx512_panel_1x5, avx512_panel_1x6};
     static prepare_fn const avx2Prepare[3] = {avx2_prepare_KIND_Q4_0, avx2_prepare_KIND_Q4_1, avx2_prepare_KIND_Q8_0};
     static prepare_fn const avx512Prepare[3] = {avx512_prepare_KIND_Q4_0, avx512_prepare_KIND_Q4_1, avx512_prepare_KIND_Q8_0};
-    for (int i = 0, rb; i < nblk; i += rb) {
-        rb = wide && nblk - i >= PANEL_RB ? PANEL_RB : 1;
-        for (int j = 0; j < rb; j++) {
-            const uint8_t *blocks = run + (size_t)(i + j) * runBytes;
-            float *out = panel + j * nb * PANEL_FLOATS;
-            (wide ? avx512Prepare : avx2Prepare)[kind](blocks, K, out);
-        }
-        const int ntMax = !wide ? 3 : rb == PANEL_RB ? 3 : 6;
+    for (; i < nblk; i++) {
+        (wide ? avx512Prepare : avx2Prepare)[kind](run + (size_t)i * runBytes, K, panel);
+        const int ntMax = wide ? 6 : 3;
         for (int64_t t = 0; t < T; t += ntMax) {
             const int nt = T - t >= ntMax ? ntMax : (int)(T - t);
-            panel_fn fn = !wide ? avx2Panels[nt] : rb == PANEL_RB ? avx512Four[nt] : avx512One[nt];
-            fn(panel, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
+            (wide ? avx512Panels : avx2Panels)[nt](panel, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
         }
     }
 }
 #endif
 
-size_t tllm_x8f_scratch_floats(int64_t K) { return (size_t)(PANEL_RB * (K / 32) * PANEL_FLOATS); }
+size_t tllm_x8f_scratch_floats(int64_t K) { return (size_t)((K / 32) * PANEL_FLOATS); }
 
 void tllm_x8f_dots(const uint8_t *W, tllm_wtype type, int64_t K, int64_t blk0, int nblk, const float *in, int64_t T,
                    float *scratch, float *D) {

@@ -1,8 +1,8 @@
 // Included twice by linear_x8.c: the kernels of the canonical order stated there, compiled for
 // X8F_ATTR, with X8F_CODE making the f vector of a slot. X8F_TILE serves one token (decode): RB
 // row blocks, each its own weight stream, f vectors made as they are used. X8F_PREPARE +
-// X8F_PANEL serve many: f vectors made once per row block into a panel, then RB row blocks × NT
-// tokens read it. RB, NT and the weight kind are compile-time constants at every call, so the
+// X8F_PANEL serve many on AVX2 (and a row block the AVX-512F pair tiles of linear_x8.c leave
+// over): f vectors made once per row block into a panel, then RB row blocks × NT tokens read it. RB, NT and the weight kind are compile-time constants at every call, so the
 // loops unroll, the block offsets are immediates and the accumulators stay in registers. D
 // receives row block i, token t at D + i · ldd + 8t.
 

@@ -85,7 +85,8 @@ struct InterleavedFloatKernelTests {
     @Test("equals its definition bit for bit, for every interleaved type, 1–13 tokens and every ISA path",
           arguments: [DType.q4_0, .q4_1, .q8_0])
     func matchesDefinition(type: DType) {
-        // 11 row blocks: decode tiles of 8, 4, 2 and 1 row blocks and panels of 4 and 1 all run.
+        // 11 row blocks: decode tiles of 8, 4, 2 and 1 row blocks, pair tiles of 1–8 tokens (AVX-512F)
+        // and single-row-block panels all run.
         let (n, k) = (88, 96)
         let bytes = randomBlocks(type, rows: n, columns: k, seed: 41)
         let w = Self.interleavedTensor(bytes, type, rows: n, columns: k)
