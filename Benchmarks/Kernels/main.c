@@ -153,13 +153,19 @@ typedef struct {
 } model_ctx;
 
 /// As a gguf_native engine stores them: Q4_0, Q4_1 and Q8_0 matrices interleaved in 8-row blocks
-/// (the LM head too), whatever the input precision.
-static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K) {
+/// (the LM head too), grouped for float32 inputs.
+static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_input_type input) {
     if (!(*type == TLLM_Q4_0 || *type == TLLM_Q4_1 || *type == TLLM_Q8_0) || N % 8 != 0) return w;
     void *x8 = alloc(tllm_row_bytes(*type, K) * (size_t)N);
-    tllm_repack_x8(*type, w, N, K, x8);
+    // gguf_native engines: the grouped layout for float32 inputs, the plain 8-row one for int8.
+    if (input == TLLM_INPUT_Q8) {
+        tllm_repack_x8(*type, w, N, K, x8);
+        *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8 : *type == TLLM_Q4_1 ? TLLM_Q4_1_X8 : TLLM_Q8_0_X8;
+    } else {
+        tllm_repack_x8g(*type, w, N, K, x8);
+        *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8G : *type == TLLM_Q4_1 ? TLLM_Q4_1_X8G : TLLM_Q8_0_X8G;
+    }
     free(w);
-    *type = *type == TLLM_Q4_0 ? TLLM_Q4_0_X8 : *type == TLLM_Q4_1 ? TLLM_Q4_1_X8 : TLLM_Q8_0_X8;
     return x8;
 }
 
@@ -174,16 +180,16 @@ static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64
         c->up[l] = random_weights(type, MLP, HIDDEN);
         c->down[l] = random_weights(type, HIDDEN, MLP);
         tllm_wtype t = type;
-        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN); t = type;
-        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN); t = type;
-        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN); t = type;
-        c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN); t = type;
-        c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN); t = type;
-        c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN); t = type;
-        c->down[l] = as_built(c->down[l], &t, HIDDEN, MLP);
+        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN, input); t = type;
+        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
+        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
+        c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN, input); t = type;
+        c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN, input); t = type;
+        c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN, input); t = type;
+        c->down[l] = as_built(c->down[l], &t, HIDDEN, MLP, input);
         c->type = t;
     }
-    c->head = as_built(random_weights(headType, VOCAB, HIDDEN), &c->headType, VOCAB, HIDDEN);
+    c->head = as_built(random_weights(headType, VOCAB, HIDDEN), &c->headType, VOCAB, HIDDEN, input);
     c->x = random_floats(T * HIDDEN); c->y = random_floats(T * HIDDEN);
     c->xm = random_floats(T * MLP); c->ym = random_floats(T * MLP);
     c->logits = alloc((size_t)VOCAB * 4);
@@ -307,7 +313,7 @@ int main(int argc, char **argv) {
         for (int64_t T = 1; T <= 16; T *= 16) {
             tllm_input_type in = i < 3 ? TLLM_INPUT_F32 : TLLM_INPUT_Q8;
             tllm_wtype t = hot[i];
-            void *W = as_built(random_weights(hot[i], MLP, HIDDEN), &t, MLP, HIDDEN);
+            void *W = as_built(random_weights(hot[i], MLP, HIDDEN), &t, MLP, HIDDEN, in);
             linear_ctx lc = {W, t, MLP, HIDDEN, T, random_floats(T * HIDDEN), alloc((size_t)(T * MLP) * 4), in};
             double s = time_median(linear_run, &lc, 31);
             double gf = 2.0 * MLP * HIDDEN * T / s / 1e9;

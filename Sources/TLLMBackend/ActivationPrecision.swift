@@ -19,8 +19,8 @@ public enum ActivationPrecision: String, Sendable, Codable, CaseIterable {
 
 extension DType {
     /// Whether linears over weights of this type have an int8-activation kernel (GGUF Q4_0, Q4_1,
-    /// Q8_0, and their interleaved formats).
+    /// Q8_0, and their 8-row interleaved formats; the grouped ones are float32-only).
     public var takesInt8Activations: Bool {
-        self == .q4_0 || self == .q4_1 || self == .q8_0 || interleavedBase != nil
+        self == .q4_0 || self == .q4_1 || self == .q8_0 || self == .q4_0x8 || self == .q4_1x8 || self == .q8_0x8
     }
 }

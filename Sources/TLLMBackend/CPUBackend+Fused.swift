@@ -28,9 +28,10 @@ extension CPUBackend {
         precondition(table.rowLength == out.columns && out.rows == ids.count && positions.count == ids.count)
         ids.withUnsafeBufferPointer { ids in
             positions.withUnsafeBufferPointer { pos in
-                tllm_embedding_fused(table.pointer, table.dtype.kernelType, positionTable?.pointer,
-                                     positionTable?.dtype.kernelType ?? TLLM_F32, Int64(out.columns),
-                                     ids.baseAddress, pos.baseAddress, Int64(ids.count), out.data, Int64(out.stride))
+                tllm_embedding_fused(table.pointer, table.dtype.kernelType, Int64(table.shape[0]), positionTable?.pointer,
+                                     positionTable?.dtype.kernelType ?? TLLM_F32, Int64(positionTable?.shape[0] ?? 0),
+                                     Int64(out.columns), ids.baseAddress, pos.baseAddress, Int64(ids.count), out.data,
+                                     Int64(out.stride))
             }
         }
     }

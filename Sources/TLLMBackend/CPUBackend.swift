@@ -38,7 +38,8 @@ public struct CPUBackend: Backend {
     public func embedding(_ ids: [Int32], table: Tensor, into out: Matrix) {
         precondition(out.stride == table.rowLength && out.rows == ids.count)
         ids.withUnsafeBufferPointer {
-            tllm_embedding(table.pointer, table.dtype.kernelType, Int64(table.rowLength), $0.baseAddress, Int64(ids.count), out.data)
+            tllm_embedding(table.pointer, table.dtype.kernelType, Int64(table.shape[0]), Int64(table.rowLength), $0.baseAddress,
+                           Int64(ids.count), out.data)
         }
     }
 

@@ -25,21 +25,30 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     case int4G128 = "int4_g128"
     /// FP8: a row is a float32 scale then one E4M3 byte per element; x = scale * e4m3(q).
     case fp8Row = "fp8_e4m3_row"
-    /// GGUF Q4_0 blocks with every 8 rows interleaved (the layout is in tllm_kernels.h), which both
-    /// linear kernels stream best: float32 inputs (the codes multiplied as they are, the block scale
-    /// applied once per block) and int8 inputs (W4A8). Same bytes per row; the row count is a
-    /// multiple of 8; single rows read out with `tllm_matrix_row`.
+    /// GGUF Q4_0 blocks with every 8 rows interleaved (the layout is in tllm_kernels.h), which the
+    /// int8-input kernels (W4A8) stream best. Same bytes per row; the row count is a multiple of 8;
+    /// single rows read out with `tllm_matrix_row`. Float32 inputs work too, through a slower
+    /// path (engines built before ``q4_0x8g`` existed).
     case q4_0x8 = "q4_0_x8"
     /// GGUF Q4_1 blocks with every 8 rows interleaved (as ``q4_0x8``).
     case q4_1x8 = "q4_1_x8"
-    /// GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``), float32 or int8 inputs (W8A8).
+    /// GGUF Q8_0 blocks with every 8 rows interleaved (as ``q4_0x8``; W8A8).
     case q8_0x8 = "q8_0_x8"
+    /// GGUF Q4_0 blocks interleaved in 8-row blocks and grouped 8 row blocks at a time in the order
+    /// the float32-input kernel reads them (tllm_kernels.h), so it streams each group front to
+    /// back: the codes multiplied as they are, the block scale applied once per block. Same bytes
+    /// per row; the row count is a multiple of 8; single rows read out with `tllm_matrix_row`.
+    case q4_0x8g = "q4_0_x8g"
+    /// GGUF Q4_1 blocks, grouped (as ``q4_0x8g``).
+    case q4_1x8g = "q4_1_x8g"
+    /// GGUF Q8_0 blocks, grouped (as ``q4_0x8g``).
+    case q8_0x8g = "q8_0_x8g"
 
     /// Elements per block (1 for plain types).
     public var blockSize: Int {
         switch self {
         case .f32, .f16, .bf16, .int8, .int8Row, .fp8Row: 1
-        case .q4_0, .q4_1, .q8_0, .int4G32, .q4_0x8, .q4_1x8, .q8_0x8: 32
+        case .q4_0, .q4_1, .q8_0, .int4G32, .q4_0x8, .q4_1x8, .q8_0x8, .q4_0x8g, .q4_1x8g, .q8_0x8g: 32
         case .int4G64: 64
         case .int4G128: 128
         }
@@ -51,9 +60,9 @@ public enum DType: String, Sendable, Codable, CaseIterable {
         case .f32: 4
         case .f16, .bf16: 2
         case .int8, .int8Row, .fp8Row: 1
-        case .q4_0, .q4_0x8: 18
-        case .q4_1, .q4_1x8: 20
-        case .q8_0, .q8_0x8: 34
+        case .q4_0, .q4_0x8, .q4_0x8g: 18
+        case .q4_1, .q4_1x8, .q4_1x8g: 20
+        case .q8_0, .q8_0x8, .q8_0x8g: 34
         case .int4G32: 20
         case .int4G64: 36
         case .int4G128: 68
@@ -84,19 +93,23 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// The GGUF format an interleaved format was made from (nil for every other type).
     public var interleavedBase: DType? {
         switch self {
-        case .q4_0x8: .q4_0
-        case .q4_1x8: .q4_1
-        case .q8_0x8: .q8_0
+        case .q4_0x8, .q4_0x8g: .q4_0
+        case .q4_1x8, .q4_1x8g: .q4_1
+        case .q8_0x8, .q8_0x8g: .q8_0
         default: nil
         }
     }
 
-    /// The interleaved format of a GGUF Q4_0, Q4_1 or Q8_0 type (nil for every other type).
-    public var interleaved: DType? {
-        switch self {
-        case .q4_0: .q4_0x8
-        case .q4_1: .q4_1x8
-        case .q8_0: .q8_0x8
+    /// The interleaved format of a GGUF Q4_0, Q4_1 or Q8_0 type (nil for every other type): the
+    /// grouped one (``q4_1x8g``, …) for float32 activations, the 8-row one (``q4_1x8``, …) for int8.
+    public func interleaved(for activations: ActivationPrecision) -> DType? {
+        switch (self, activations) {
+        case (.q4_0, .float32): .q4_0x8g
+        case (.q4_1, .float32): .q4_1x8g
+        case (.q8_0, .float32): .q8_0x8g
+        case (.q4_0, .int8): .q4_0x8
+        case (.q4_1, .int8): .q4_1x8
+        case (.q8_0, .int8): .q8_0x8
         default: nil
         }
     }

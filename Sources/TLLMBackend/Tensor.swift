@@ -135,6 +135,9 @@ extension DType {
         case .q4_0x8: TLLM_Q4_0_X8
         case .q4_1x8: TLLM_Q4_1_X8
         case .q8_0x8: TLLM_Q8_0_X8
+        case .q4_0x8g: TLLM_Q4_0_X8G
+        case .q4_1x8g: TLLM_Q4_1_X8G
+        case .q8_0x8g: TLLM_Q8_0_X8G
         case .int8: preconditionFailure("int8 weights have no kernel")
         }
     }

@@ -139,9 +139,9 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n) {
     case TLLM_F32: return (size_t)n * 4;
     case TLLM_F16: case TLLM_BF16: return (size_t)n * 2;
     case TLLM_Q4_0: return (size_t)(n / 32) * 18;
-    case TLLM_Q4_1: case TLLM_Q4_1_X8: return (size_t)(n / 32) * 20;
-    case TLLM_Q4_0_X8: return (size_t)(n / 32) * 18;
-    case TLLM_Q8_0: case TLLM_Q8_0_X8: return (size_t)(n / 32) * 34;
+    case TLLM_Q4_1: case TLLM_Q4_1_X8: case TLLM_Q4_1_X8G: return (size_t)(n / 32) * 20;
+    case TLLM_Q4_0_X8: case TLLM_Q4_0_X8G: return (size_t)(n / 32) * 18;
+    case TLLM_Q8_0: case TLLM_Q8_0_X8: case TLLM_Q8_0_X8G: return (size_t)(n / 32) * 34;
     case TLLM_INT8_ROW: case TLLM_FP8_ROW: return 4 + (size_t)n;
     case TLLM_INT4_G32: case TLLM_INT4_G64: case TLLM_INT4_G128: {
         int64_t g = tllm_int4_group(type);
@@ -208,6 +208,7 @@ static void dequantize_scalar(tllm_wtype type, const void *src, float *dst, int6
         }
         break;
     case TLLM_Q4_0_X8: case TLLM_Q4_1_X8: case TLLM_Q8_0_X8:
+    case TLLM_Q4_0_X8G: case TLLM_Q4_1_X8G: case TLLM_Q8_0_X8G:
         // An interleaved row is spread over its 8-row block: read it with tllm_matrix_row (or
         // tllm_unpack_x8 the matrix). NaN, so a caller that forgot cannot mistake the output for weights.
         for (int64_t i = 0; i < n; i++) dst[i] = NAN;

@@ -21,7 +21,7 @@ static inline float gelu_tanh(float v) {
 typedef struct {
     const uint8_t *tok, *pos;
     tllm_wtype tokType, posType;
-    int64_t dim, ldo;
+    int64_t tokRows, posRows, dim, ldo;
     const int32_t *ids, *positions;
     float *out;
 } embed_ctx;
@@ -32,16 +32,17 @@ static void embed_rows(void *p, int64_t t0, int64_t t1, int thread) {
     float *extra = c->pos ? tllm_scratch(0, c->dim) : NULL;
     for (int64_t t = t0; t < t1; t++) {
         float *o = c->out + t * c->ldo;
-        tllm_matrix_row(c->tok, c->tokType, c->dim, c->ids[t], o);
+        tllm_matrix_row(c->tok, c->tokType, c->tokRows, c->dim, c->ids[t], o);
         if (!extra) continue;
-        tllm_matrix_row(c->pos, c->posType, c->dim, c->positions[t], extra);
+        tllm_matrix_row(c->pos, c->posType, c->posRows, c->dim, c->positions[t], extra);
         for (int64_t i = 0; i < c->dim; i++) o[i] = o[i] + extra[i];
     }
 }
 
-void tllm_embedding_fused(const void *tok, tllm_wtype tokType, const void *pos, tllm_wtype posType, int64_t dim,
-                          const int32_t *ids, const int32_t *positions, int64_t T, float *out, int64_t ldo) {
-    embed_ctx c = {tok, pos, tokType, posType, dim, ldo, ids, positions, out};
+void tllm_embedding_fused(const void *tok, tllm_wtype tokType, int64_t tokRows, const void *pos, tllm_wtype posType,
+                          int64_t posRows, int64_t dim, const int32_t *ids, const int32_t *positions, int64_t T,
+                          float *out, int64_t ldo) {
+    embed_ctx c = {tok, pos, tokType, posType, tokRows, posRows, dim, ldo, ids, positions, out};
     tllm_parallel_for(T, embed_rows, &c);
 }
 

@@ -156,7 +156,7 @@ TLLM_AVX2 static void tile_rows_x1(const float *const *w, int rows, const float 
 
 /// Dots of rows [r0, r0 + rows) of W with every token, into D[t * ROW_BLOCK + r]. Quantized
 /// rows are dequantized exactly into `scratch` first; every element follows the canonical order.
-static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t K, int64_t r0, int rows,
+static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int64_t N, int64_t K, int64_t r0, int rows,
                        const float *X, int64_t ldx, int64_t T, float *scratch, float *D) {
     if (T < 3 && tllm_gemv_supports(wtype)) {
         // Decode: too few tokens to amortise a dequantized copy; rebuild weights in registers.
@@ -177,7 +177,9 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
             for (size_t line = 0; line < rowBytes; line += 64)
                 _mm_prefetch((const char *)src + (size_t)ROW_BLOCK * rowBytes + line, _MM_HINT_T0);
 #endif
-            tllm_dequantize_row(wtype, src, scratch + r * K, K);
+            // Interleaved rows (an _X8 matrix given float32 inputs) are gathered out of their block.
+            if (tllm_x8_base(wtype) != wtype) tllm_matrix_row(W, wtype, N, K, r0 + r, scratch + r * K);
+            else tllm_dequantize_row(wtype, src, scratch + r * K, K);
             w[r] = scratch + r * K;
         } else {
             w[r] = (const float *)src;
@@ -231,29 +233,31 @@ static const float *x8f_input(const uint8_t *XQ, tllm_wtype type, const float *X
     return in;
 }
 
-/// Row blocks per parallel item: the float32 x8 kernel streams several row blocks at once in
-/// decode, so its items are groups of 4 (every other path: 1).
-#define X8F_GROUP 4
+/// Row blocks per parallel item for the float32 x8 kernel: in decode (one or two tokens) a whole
+/// group (tllm_x8_layout.h), so every tile streams a group front to back; with more tokens, half
+/// a group, for finer load balance (the pair tiles read a slice of every column block anyway).
+/// Every other path: 1.
+#define X8F_DECODE_ITEM 8
+#define X8F_ITEM 4
 /// Row blocks one kernel call covers at most (the D scratch holds this many).
 #define CALL_BLOCKS 8
 
-static int64_t blocks_per_item(const float *in) { return in ? X8F_GROUP : 1; }
+static int64_t blocks_per_item(const float *in, int64_t T) { return !in ? 1 : T <= 2 ? X8F_DECODE_ITEM : X8F_ITEM; }
 
-/// Row blocks per kernel call: all 8 for the x8 kernel's decode tiles, 2 for its wider ones (to
-/// keep D small when many tokens share the call), else 1.
-static int64_t blocks_per_call(const float *in, int64_t T) { return !in ? 1 : T == 1 ? CALL_BLOCKS : 4; }
+/// Row blocks per kernel call: up to a group for the x8 kernel, else 1.
+static int64_t blocks_per_call(const float *in) { return in ? CALL_BLOCKS : 1; }
 
 /// The row blocks parallel items [i0, i1) cover, [first, end), taken `step` per kernel call.
 typedef struct { int64_t first, end, step; } block_range;
 
 static block_range item_blocks(int64_t N, const float *in, int64_t T, int64_t i0, int64_t i1) {
-    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(in);
-    return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(in, T)};
+    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(in, T);
+    return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(in)};
 }
 
 /// The calling thread's scratch for row_blocks_dots over rows of K: room for a row block
 /// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
-/// is 8.5 K bytes, under the 32 K here), or two prepared for the float32 x8 kernel.
+/// is 8.5 K bytes, under the 32 K here), or a panel of the float32 x8 kernel.
 static float *row_block_scratch(int64_t K) {
     const int64_t x8f = (int64_t)tllm_x8f_scratch_floats(K);
     return tllm_scratch(0, x8f > ROW_BLOCK * K ? x8f : ROW_BLOCK * K);
@@ -267,7 +271,7 @@ static void row_blocks_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes,
                             int n, const float *X, int64_t ldx, const uint8_t *XQ, const float *in, int64_t T,
                             float *scratch, float *D) {
     if (in) {
-        tllm_x8f_dots(W, wtype, K, block, n, in, T, scratch, D);
+        tllm_x8f_dots(W, wtype, N, K, block, n, in, T, scratch, D);
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -275,7 +279,7 @@ static void row_blocks_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes,
         int rows = (int)(N - r0 < ROW_BLOCK ? N - r0 : ROW_BLOCK);
         float *d = D + i * ROW_BLOCK * T;
         if (XQ && tllm_q8_supports(wtype)) tllm_q8_block_dots(W, wtype, rowBytes, K, r0, rows, XQ, T, (uint8_t *)scratch, d);
-        else block_dots(W, wtype, rowBytes, K, r0, rows, X, ldx, T, scratch, d);
+        else block_dots(W, wtype, rowBytes, N, K, r0, rows, X, ldx, T, scratch, d);
     }
 }
 
@@ -352,7 +356,7 @@ void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
     const uint8_t *XQ = quantized_input(input, wtype, wtype, X, ldx, T, K);
     const float *in = x8f_input(XQ, wtype, X, ldx, T, K, 5);
     linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, in, XQ, act, Y};
-    const int64_t per = blocks_per_item(in);
+    const int64_t per = blocks_per_item(in, T);
     tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, linear_rows, &c);
 }
 
@@ -424,7 +428,7 @@ void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype
     // The up matrix shares the gate's prepared input unless its codes take another order.
     const float *inU = inG && tllm_x8f_supports(tu) && tllm_x8f_same_input(tg, tu) ? inG : x8f_input(XQ, tu, X, ldx, T, K, 6);
     gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, inG, inU, XQ, out};
-    const int64_t per = blocks_per_item(inG ? inG : inU);
+    const int64_t per = blocks_per_item(inG ? inG : inU, T);
     tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, gated_rows, &c);
 }
 
@@ -459,7 +463,7 @@ void tllm_linear_f32_blas(const float *W, int64_t N, int64_t K,
 typedef struct {
     const uint8_t *W;
     tllm_wtype wtype;
-    int64_t dim;
+    int64_t rows, dim;
     const int32_t *ids;
     float *out;
 } embedding_ctx;
@@ -467,11 +471,11 @@ typedef struct {
 static void embedding_rows(void *p, int64_t t0, int64_t t1, int thread) {
     (void)thread;
     const embedding_ctx *c = p;
-    for (int64_t t = t0; t < t1; t++) tllm_matrix_row(c->W, c->wtype, c->dim, c->ids[t], c->out + t * c->dim);
+    for (int64_t t = t0; t < t1; t++) tllm_matrix_row(c->W, c->wtype, c->rows, c->dim, c->ids[t], c->out + t * c->dim);
 }
 
-void tllm_embedding(const void *W, tllm_wtype wtype, int64_t dim,
+void tllm_embedding(const void *W, tllm_wtype wtype, int64_t rows, int64_t dim,
                     const int32_t *ids, int64_t T, float *out) {
-    embedding_ctx c = {W, wtype, dim, ids, out};
+    embedding_ctx c = {W, wtype, rows, dim, ids, out};
     tllm_parallel_for(T, embedding_rows, &c);
 }

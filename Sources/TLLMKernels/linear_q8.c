@@ -21,11 +21,13 @@
 // codes, the byte + 128 with offset 128.
 #include "dispatch.h"
 #include "tllm_q8.h"
+#include "tllm_x8_layout.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 static int is_x8(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
+static int is_x8g(tllm_wtype type) { return type == TLLM_Q4_0_X8G || type == TLLM_Q4_1_X8G || type == TLLM_Q8_0_X8G; }
 
 int tllm_q8_supports(tllm_wtype type) {
     return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
@@ -163,24 +165,34 @@ static int32_t code_offset(tllm_wtype type, int vnni) {
     return type == TLLM_Q4_0 ? 8 : type == TLLM_Q8_0 && vnni ? 128 : 0;
 }
 
-/// Copies between GGUF rows w[0 … rows) and one interleaved 8-row block run at `x8` (K / 32 blocks),
-/// in the direction `toX8` says. Packing fills rows past `rows` with zeros.
-static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *x8, int toX8) {
+/// Where row block r of an interleaved matrix W (N rows of K) lies: for the _X8 types its own run
+/// of column blocks, each the scale header then the codes; for the _X8G types its place in its
+/// group (tllm_x8_layout.h).
+static x8_place row_block_place(const uint8_t *W, tllm_wtype type, int64_t N, int64_t K, int64_t r) {
+    const tllm_wtype base = tllm_x8_base(type);
+    if (is_x8g(type)) return x8_row_block(W, base, K, (N + 7) / 8, r);
+    const int64_t bytes = x8_block(base);
+    return (x8_place){W + (size_t)(r * (K / 32) * bytes), bytes, 32, x8_header(base), 0};
+}
+
+/// Copies between GGUF rows w[0 … rows) and one interleaved row block at `at` (K / 32 column
+/// blocks), in the direction `toX8` says. Packing fills rows past `rows` with zeros.
+static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_place at, int toX8) {
     const int64_t nb = K / 32, header = x8_header(type), bytes = (int64_t)tllm_row_bytes(type, 32);
     const int groups = (int)(x8_codes(type) / 32), halves = (int)(header / 16);
 #define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
     for (int64_t b = 0; b < nb; b++) {
-        uint8_t *blk = x8 + b * x8_block(type);
+        uint8_t *blk = (uint8_t *)at.base + b * at.bStride, *head = blk + at.header, *codes = blk + at.code;
         for (int r = 0; r < 8; r++) {
             if (r >= rows) {
                 if (!toX8) continue;
-                for (int h = 0; h < halves; h++) memset(blk + 16 * h + 2 * r, 0, 2);
-                for (int g = 0; g < groups; g++) memset(blk + header + 32 * g + 4 * r, 0, 4);
+                for (int h = 0; h < halves; h++) memset(head + 16 * h + 2 * r, 0, 2);
+                for (int g = 0; g < groups; g++) memset(codes + g * at.gStride + 4 * r, 0, 4);
                 continue;
             }
             uint8_t *src = w[r] + b * bytes;
-            for (int h = 0; h < halves; h++) MOVE(blk + 16 * h + 2 * r, src + 2 * h, 2);   // d, then m
-            for (int g = 0; g < groups; g++) MOVE(blk + header + 32 * g + 4 * r, src + 2 * halves + 4 * g, 4);
+            for (int h = 0; h < halves; h++) MOVE(head + 16 * h + 2 * r, src + 2 * h, 2);   // d, then m
+            for (int g = 0; g < groups; g++) MOVE(codes + g * at.gStride + 4 * r, src + 2 * halves + 4 * g, 4);
         }
     }
 #undef MOVE
@@ -188,50 +200,68 @@ static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uin
 
 /// Lays out rows w[0 … rows) of GGUF blocks as one interleaved 8-row block run (scratch for 3+ tokens).
 static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
-    move_x8((uint8_t *const *)w, rows, type, K, prep, 1);   // reads w only
+    move_x8((uint8_t *const *)w, rows, type, K, (x8_place){prep, x8_block(type), 32, x8_header(type), 0}, 1);   // reads w only
 }
 
-/// tllm_repack_x8 and tllm_unpack_x8: every 8 rows of a matrix, one block run each.
-static void move_matrix_x8(tllm_wtype base, uint8_t *rows, int64_t N, int64_t K, uint8_t *x8, int toX8) {
+/// tllm_repack_x8, tllm_repack_x8g and tllm_unpack_x8: every 8 rows of a matrix, one row block
+/// each (`type`: the interleaved type).
+static void move_matrix_x8(tllm_wtype type, uint8_t *rows, int64_t N, int64_t K, uint8_t *x8, int toX8) {
+    const tllm_wtype base = tllm_x8_base(type);
     const size_t rowBytes = tllm_row_bytes(base, K);
     for (int64_t r0 = 0; r0 < N; r0 += 8) {
         const int count = N - r0 < 8 ? (int)(N - r0) : 8;
         uint8_t *w[8];
         for (int r = 0; r < count; r++) w[r] = rows + (size_t)(r0 + r) * rowBytes;
-        move_x8(w, count, base, K, x8 + (size_t)r0 * rowBytes, toX8);
+        move_x8(w, count, base, K, row_block_place(x8, type, N, K, r0 / 8), toX8);
     }
 }
 
-void tllm_matrix_row(const void *W, tllm_wtype type, int64_t K, int64_t row, float *dst) {
+void tllm_matrix_row(const void *W, tllm_wtype type, int64_t N, int64_t K, int64_t row, float *dst) {
     const size_t rowBytes = tllm_row_bytes(type, K);
     const tllm_wtype base = tllm_x8_base(type);
     if (base == type) {
         tllm_dequantize_row(type, (const uint8_t *)W + (size_t)row * rowBytes, dst, K);
         return;
     }
-    // Gather the row's GGUF blocks out of its 8-row block run (move_x8's inverse, for one row).
-    const uint8_t *run = (const uint8_t *)W + (size_t)(row / 8) * 8 * rowBytes;
-    const int64_t nb = K / 32, header = x8_header(base);
-    const int groups = (int)(x8_codes(base) / 32), halves = (int)(header / 16), r = (int)(row % 8);
+    // Gather the row's GGUF blocks out of its row block (move_x8's inverse, for one row).
+    const x8_place at = row_block_place((const uint8_t *)W, type, N, K, row / 8);
+    const int64_t nb = K / 32;
+    const int groups = (int)(x8_codes(base) / 32), halves = (int)(x8_header(base) / 16), r = (int)(row % 8);
     uint8_t block[34];   // the largest GGUF block (Q8_0)
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = run + b * x8_block(base);
-        for (int h = 0; h < halves; h++) memcpy(block + 2 * h, blk + 16 * h + 2 * r, 2);
-        for (int g = 0; g < groups; g++) memcpy(block + 2 * halves + 4 * g, blk + header + 32 * g + 4 * r, 4);
+        const uint8_t *blk = at.base + b * at.bStride;
+        for (int h = 0; h < halves; h++) memcpy(block + 2 * h, blk + at.header + 16 * h + 2 * r, 2);
+        for (int g = 0; g < groups; g++) memcpy(block + 2 * halves + 4 * g, blk + at.code + g * at.gStride + 4 * r, 4);
         tllm_dequantize_row(base, block, dst + 32 * b, 32);
     }
 }
 
 tllm_wtype tllm_x8_base(tllm_wtype type) {
-    return type == TLLM_Q4_0_X8 ? TLLM_Q4_0 : type == TLLM_Q4_1_X8 ? TLLM_Q4_1 : type == TLLM_Q8_0_X8 ? TLLM_Q8_0 : type;
+    switch (type) {
+    case TLLM_Q4_0_X8: case TLLM_Q4_0_X8G: return TLLM_Q4_0;
+    case TLLM_Q4_1_X8: case TLLM_Q4_1_X8G: return TLLM_Q4_1;
+    case TLLM_Q8_0_X8: case TLLM_Q8_0_X8G: return TLLM_Q8_0;
+    default: return type;
+    }
+}
+
+/// The _X8 (grouped: _X8G) type made from a GGUF base type.
+static tllm_wtype interleaved_type(tllm_wtype base, int grouped) {
+    if (base == TLLM_Q4_0) return grouped ? TLLM_Q4_0_X8G : TLLM_Q4_0_X8;
+    if (base == TLLM_Q4_1) return grouped ? TLLM_Q4_1_X8G : TLLM_Q4_1_X8;
+    return grouped ? TLLM_Q8_0_X8G : TLLM_Q8_0_X8;
 }
 
 void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst) {
-    move_matrix_x8(base, (uint8_t *)src, N, K, dst, 1);   // reads src only
+    move_matrix_x8(interleaved_type(base, 0), (uint8_t *)src, N, K, dst, 1);   // reads src only
+}
+
+void tllm_repack_x8g(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst) {
+    move_matrix_x8(interleaved_type(base, 1), (uint8_t *)src, N, K, dst, 1);   // reads src only
 }
 
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst) {
-    move_matrix_x8(tllm_x8_base(type), dst, N, K, (uint8_t *)src, 0);   // reads src only
+    move_matrix_x8(type, dst, N, K, (uint8_t *)src, 0);   // reads src only
 }
 
 #if defined(__x86_64__)

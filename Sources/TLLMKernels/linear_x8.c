@@ -1,6 +1,9 @@
-// Linear layers with float32 activations over the 8-row interleaved GGUF types (Q4_0_X8,
-// Q4_1_X8, Q8_0_X8): the default engine's kernel for its GGUF matrices, in decode and prefill
-// alike.
+// Linear layers with float32 activations over the grouped 8-row interleaved GGUF types
+// (Q4_0_X8G, Q4_1_X8G, Q8_0_X8G; tllm_x8_layout.h): the default engine's kernel for its GGUF
+// matrices, in decode and prefill alike. The grouped layout puts a column block's code vectors
+// in the order a tile reads them, so a tile streams its group front to back: from DRAM, one
+// thread then overlaps the transfer with the arithmetic (an 8-row block per run, read as eight
+// interleaved streams, did not: Docs/Performance.md, "Float32 decode, sixth pass").
 //
 // Rebuilding every weight as fma(d, q, m) before multiplying costs more than the multiply (see
 // Docs/Performance.md). This kernel multiplies the codes themselves and applies the block scale
@@ -44,6 +47,7 @@
 // x); only products below about 2^-107 M lose bits to underflow.
 #include "dispatch.h"
 #include "tllm_x8.h"
+#include "tllm_x8_layout.h"
 #include <math.h>
 #include <string.h>
 
@@ -52,12 +56,12 @@ enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
 /// Floats of one row block's column block in a prepared panel: 32 f vectors, d, m'.
 #define PANEL_FLOATS (34 * 8)
 
-int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
+int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8G || type == TLLM_Q4_1_X8G || type == TLLM_Q8_0_X8G; }
 
-int tllm_x8f_same_input(tllm_wtype a, tllm_wtype b) { return (a == TLLM_Q8_0_X8) == (b == TLLM_Q8_0_X8); }
+int tllm_x8f_same_input(tllm_wtype a, tllm_wtype b) { return (a == TLLM_Q8_0_X8G) == (b == TLLM_Q8_0_X8G); }
 
 static int kind_of(tllm_wtype type) {
-    return type == TLLM_Q4_0_X8 ? KIND_Q4_0 : type == TLLM_Q4_1_X8 ? KIND_Q4_1 : KIND_Q8_0;
+    return type == TLLM_Q4_0_X8G ? KIND_Q4_0 : type == TLLM_Q4_1_X8G ? KIND_Q4_1 : KIND_Q8_0;
 }
 
 /// Bytes of one 8-row × 32-column block: the 8 fp16 d (Q4_1: then the 8 fp16 m), then the codes
@@ -187,7 +191,7 @@ TLLM_AVX2 static void prepare_avx2(int q8, const float *x, int64_t K, float *in)
 #endif
 
 void tllm_x8f_prepare(tllm_wtype type, const float *X, int64_t ldx, int64_t T, int64_t K, float *in) {
-    const int q8 = type == TLLM_Q8_0_X8;
+    const int q8 = type == TLLM_Q8_0_X8G;
     const unsigned csr = subnormals_on();
     for (int64_t t = 0; t < T; t++) {
 #if defined(__x86_64__)
@@ -214,25 +218,26 @@ static float code_f(uint32_t dword, int q8, int p) {
     return f;
 }
 
-static void dots_scalar(const uint8_t *run, size_t runBytes, int kind, int64_t K, int nblk, const float *in, int64_t T,
+/// Row blocks i0 … i0 + nblk − 1 of a group of R (tllm_x8_layout.h) against T tokens.
+static void dots_scalar(const uint8_t *group, int R, int i0, int kind, int64_t K, int nblk, const float *in, int64_t T,
                         float *D) {
     const int64_t nb = K / 32, header = header_bytes(kind), bytes = block_bytes(kind);
-    const int q8 = kind == KIND_Q8_0, P = q8 ? 4 : 8;
+    const int q8 = kind == KIND_Q8_0, P = q8 ? 4 : 8, G = q8 ? 8 : 4;
     for (int i = 0; i < nblk; i++)
         for (int64_t t = 0; t < T; t++) {
             const float *xs = in + t * input_floats(K), *S = xs + K, *scale = S + nb;
             for (int r = 0; r < 8; r++) {
                 float y = 0;
                 for (int64_t b = 0; b < nb; b++) {
-                    const uint8_t *blk = run + (size_t)i * runBytes + b * bytes;
+                    const uint8_t *blk = group + b * R * bytes, *h = blk + 32 * G * R + header * (i0 + i);
                     float F = 0;
                     for (int p = 0; p < 32; p++) {
                         uint32_t dword;
-                        memcpy(&dword, blk + header + 32 * (p / P) + 4 * r, 4);
+                        memcpy(&dword, blk + 32 * ((p / P) * R + i0 + i) + 4 * r, 4);
                         F = fmaf(code_f(dword, q8, p), xs[32 * b + p], F);
                     }
-                    const float d = f16(blk + 2 * r);
-                    const float m = kind == KIND_Q4_1 ? f16(blk + 16 + 2 * r) : kind == KIND_Q4_0 ? -8.0f * d : -128.0f * d;
+                    const float d = f16(h + 2 * r);
+                    const float m = kind == KIND_Q4_1 ? f16(h + 16 + 2 * r) : kind == KIND_Q4_0 ? -8.0f * d : -128.0f * d;
                     y = fmaf(d, F, y);
                     y = fmaf(m, S[b], y);
                 }
@@ -290,13 +295,13 @@ TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const in
 /// Decode tiles and panel preparers, one function per weight kind (and tile row-block count) so
 /// each gets its own register allocation and immediate offsets.
 #define TILE_FN(ISA, KIND, RB)                                                                                  \
-    X8F_ATTR_##ISA static void ISA##_tile_##KIND##_##RB(const uint8_t *run, size_t runBytes, int64_t K,          \
+    X8F_ATTR_##ISA static void ISA##_tile_##KIND##_##RB(const uint8_t *group, int R, int i0, int64_t K,         \
                                                         const float *in, int64_t ldd, float *D) {                 \
-        tile_##ISA(run, runBytes, KIND, K, in, RB, ldd, D);                                                      \
+        tile_##ISA(group, R, i0, KIND, K, in, RB, ldd, D);                                                       \
     }
 #define KIND_FNS(ISA, KIND)                                                                                     \
-    X8F_ATTR_##ISA static void ISA##_prepare_##KIND(const uint8_t *run, int64_t K, float *panel) {               \
-        prepare_panel_##ISA(run, KIND, K, panel);                                                               \
+    X8F_ATTR_##ISA static void ISA##_prepare_##KIND(const uint8_t *group, int R, int i, int64_t K, float *panel) { \
+        prepare_panel_##ISA(group, R, i, KIND, K, panel);                                                       \
     }                                                                                                           \
     TILE_FN(ISA, KIND, 4) TILE_FN(ISA, KIND, 2) TILE_FN(ISA, KIND, 1)
 KIND_FNS(avx2, KIND_Q4_0)
@@ -332,13 +337,6 @@ PANEL_FN(avx512, 1, 6)
 // they are used (as in the decode tiles) and met by each of up to 8 tokens' inputs, y in
 // registers. Same float operations per output as everywhere else.
 
-/// The code vector of group g for row blocks i and i + 1 (each a 32-byte load).
-TLLM_AVX512 static inline __m512i codes_pair(const uint8_t *blk, size_t runBytes, int64_t offset) {
-    const __m256i lo = _mm256_loadu_si256((const __m256i *)(blk + offset));
-    const __m256i hi = _mm256_loadu_si256((const __m256i *)(blk + runBytes + offset));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-}
-
 TLLM_AVX512 static inline __attribute__((always_inline)) __m512 code_f_pair(__m512i v, const int q8, const int p) {
     if (!q8) {
         const int n = p % 8;
@@ -349,40 +347,43 @@ TLLM_AVX512 static inline __attribute__((always_inline)) __m512 code_f_pair(__m5
                                                          _mm512_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
 }
 
-/// d and m' of a column block for row blocks i (low lanes) and i + 1 (high lanes).
+/// d and m' of a column block for row blocks i (low lanes) and i + 1 (high lanes), their headers
+/// adjacent at `h`.
 TLLM_AVX512 static inline __attribute__((always_inline)) void
-scales_pair(const uint8_t *blk, size_t runBytes, const int kind, __m512 *d, __m512 *m) {
-    const __m128i d0 = _mm_loadu_si128((const __m128i *)blk), d1 = _mm_loadu_si128((const __m128i *)(blk + runBytes));
-    *d = _mm512_cvtph_ps(_mm256_set_m128i(d1, d0));
+scales_pair(const uint8_t *h, const int kind, __m512 *d, __m512 *m) {
     if (kind == KIND_Q4_1) {
-        const __m128i m0 = _mm_loadu_si128((const __m128i *)(blk + 16));
-        const __m128i m1 = _mm_loadu_si128((const __m128i *)(blk + runBytes + 16));
-        *m = _mm512_cvtph_ps(_mm256_set_m128i(m1, m0));
+        // d0 m0 d1 m1, 16 bytes each.
+        *d = _mm512_cvtph_ps(_mm256_set_m128i(_mm_loadu_si128((const __m128i *)(h + 32)), _mm_loadu_si128((const __m128i *)h)));
+        *m = _mm512_cvtph_ps(_mm256_set_m128i(_mm_loadu_si128((const __m128i *)(h + 48)),
+                                              _mm_loadu_si128((const __m128i *)(h + 16))));
     } else {
+        *d = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)h));
         *m = _mm512_mul_ps(_mm512_set1_ps(kind == KIND_Q4_0 ? -8.0f : -128.0f), *d);
     }
 }
 
-/// Row blocks i and i + 1 (`run`, `run` + runBytes) against NT prepared tokens (`in`, one
-/// input_floats(K) apart): row block i, token t lands at D + 8t, row block i + 1 at D + ldd + 8t.
+/// Row blocks i0 and i0 + 1 of a group of R (their code vectors adjacent: one 64-byte load each)
+/// against NT prepared tokens (`in`, one input_floats(K) apart): row block i0, token t lands at
+/// D + 8t, row block i0 + 1 at D + ldd + 8t.
 TLLM_AVX512 static inline __attribute__((always_inline)) void
-pair_tile(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K, const float *restrict in,
+pair_tile(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
           const int NT, int64_t ldd, float *restrict D) {
     const int q8 = kind == KIND_Q8_0;
     const int64_t nb = K / 32, bytes = block_bytes(kind), ldin = input_floats(K);
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
+    const int64_t gStride = 32 * (int64_t)R, headers = G * gStride + header_bytes(kind) * i0;
     __m512 y[8];
 #pragma clang loop unroll(full)
     for (int t = 0; t < NT; t++) y[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = run + b * bytes;
+        const uint8_t *blk = group + b * R * bytes;
         const float *xs = in + 32 * b;
         __m512 F[8];
 #pragma clang loop unroll(full)
         for (int t = 0; t < NT; t++) F[t] = _mm512_setzero_ps();
 #pragma clang loop unroll(full)
         for (int g = 0; g < G; g++) {
-            __m512i v = codes_pair(blk, runBytes, header_bytes(kind) + 32 * g);
+            __m512i v = _mm512_loadu_si512((const void *)(blk + g * gStride + 32 * i0));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 if (!q8 && n == 5) v = _mm512_srli_epi32(v, 12);
@@ -393,7 +394,7 @@ pair_tile(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t 
             }
         }
         __m512 d, m;
-        scales_pair(blk, runBytes, kind, &d, &m);
+        scales_pair(blk + headers, kind, &d, &m);
 #pragma clang loop unroll(full)
         for (int t = 0; t < NT; t++)
             y[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(in[t * ldin + K + b]), _mm512_fmadd_ps(d, F[t], y[t]));
@@ -407,11 +408,11 @@ pair_tile(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t 
     }
 }
 
-typedef void (*pair_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, float *);
+typedef void (*pair_fn)(const uint8_t *, int, int, int64_t, const float *, int64_t, float *);
 #define PAIR_FN(KIND, NT)                                                                                      \
-    TLLM_AVX512 static void pair_##KIND##_##NT(const uint8_t *run, size_t runBytes, int64_t K, const float *in, \
+    TLLM_AVX512 static void pair_##KIND##_##NT(const uint8_t *group, int R, int i0, int64_t K, const float *in, \
                                                int64_t ldd, float *D) {                                        \
-        pair_tile(run, runBytes, KIND, K, in, NT, ldd, D);                                                     \
+        pair_tile(group, R, i0, KIND, K, in, NT, ldd, D);                                                      \
     }
 #define PAIR_FNS(KIND) PAIR_FN(KIND, 1) PAIR_FN(KIND, 2) PAIR_FN(KIND, 3) PAIR_FN(KIND, 4) \
     PAIR_FN(KIND, 5) PAIR_FN(KIND, 6) PAIR_FN(KIND, 7) PAIR_FN(KIND, 8)
@@ -423,8 +424,8 @@ PAIR_FNS(KIND_Q8_0)
 /// Tokens one pair tile takes at most.
 #define PAIR_NT 8
 
-typedef void (*tile_fn)(const uint8_t *, size_t, int64_t, const float *, int64_t, float *);
-typedef void (*prepare_fn)(const uint8_t *, int64_t, float *);
+typedef void (*tile_fn)(const uint8_t *, int, int, int64_t, const float *, int64_t, float *);
+typedef void (*prepare_fn)(const uint8_t *, int, int, int64_t, float *);
 typedef void (*panel_fn)(const float *, int64_t, const float *, int64_t, float *);
 
 #define TILES(ISA, KIND) {ISA##_tile_##KIND##_4, ISA##_tile_##KIND##_2, ISA##_tile_##KIND##_1}
@@ -443,30 +444,39 @@ static tile_fn pick_tile(int wide, int kind, int left, int *rb) {
     return (wide ? avx512Tiles : avx2Tiles)[kind][pick];
 }
 
-/// Covers nblk row blocks × T tokens (`wide`: the AVX-512VL kernels).
-static void dots_tiled(const uint8_t *run, size_t runBytes, int kind, int64_t K, int nblk, const float *in, int64_t T,
+/// Covers row blocks i0 … i0 + nblk − 1 of a group of R × T tokens (`wide`: the AVX-512 kernels).
+static void dots_tiled(const uint8_t *group, int R, int i0, int kind, int64_t K, int nblk, const float *in, int64_t T,
                        float *panel, float *D, int wide) {
-    const int64_t nb = K / 32, ldd = 8 * T, ldin = input_floats(K);   // ldd: floats between row blocks in D
+    const int64_t ldd = 8 * T, ldin = input_floats(K);   // ldd: floats between row blocks in D
     if (T <= 2) {
-        // Decode: as many row blocks as registers allow, each its own weight stream. A second
-        // token reads the same few kilobytes again, from cache.
+        // Decode: as many row blocks as registers allow, read as one stream. A second token reads
+        // the same few kilobytes again, from cache.
         for (int64_t t = 0; t < T; t++)
-            for (int i = 0, rb; i < nblk; i += rb) {
-                pick_tile(wide, kind, nblk - i, &rb)(run + (size_t)i * runBytes, runBytes, K, in + t * ldin, ldd,
-                                                     D + i * ldd + 8 * t);
-            }
+            for (int i = 0, rb; i < nblk; i += rb)
+                pick_tile(wide, kind, nblk - i, &rb)(group, R, i0 + i, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
         return;
     }
     // Three or more. AVX-512F: pairs of row blocks, up to PAIR_NT tokens per pass over their
     // weights; a row block left over (and every one on AVX2): its f vectors made once into
     // `panel`, then panel tiles over the tokens.
+    // Each pair below reads a slice of every column block: have this call's slices on their way
+    // to L2 first (at 16 tokens: layer linears 21–24 → 20–21 ms, 2 threads).
+    {
+        const int64_t bytes = block_bytes(kind), hdr = header_bytes(kind), G = kind == KIND_Q8_0 ? 8 : 4;
+        for (int64_t b = 0; b < K / 32; b++) {
+            const char *blk = (const char *)group + b * R * bytes;
+            for (int64_t g = 0; g < G; g++)
+                for (int64_t at = 32 * i0; at < 32 * (i0 + nblk); at += 64) _mm_prefetch(blk + 32 * R * g + at, _MM_HINT_T1);
+            for (int64_t at = hdr * i0; at < hdr * (i0 + nblk); at += 64) _mm_prefetch(blk + 32 * R * G + at, _MM_HINT_T1);
+        }
+    }
     int i = 0;
     if (wide) {
         static pair_fn const pairs[3][PAIR_NT + 1] = {PAIRS(KIND_Q4_0), PAIRS(KIND_Q4_1), PAIRS(KIND_Q8_0)};
         for (; i + 2 <= nblk; i += 2)
             for (int64_t t = 0; t < T; t += PAIR_NT) {
                 const int nt = T - t >= PAIR_NT ? PAIR_NT : (int)(T - t);
-                pairs[kind][nt](run + (size_t)i * runBytes, runBytes, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
+                pairs[kind][nt](group, R, i0 + i, K, in + t * ldin, ldd, D + i * ldd + 8 * t);
             }
     }
     static panel_fn const avx2Panels[4] = {NULL, avx2_panel_1x1, avx2_panel_1x2, avx2_panel_1x3};
@@ -475,7 +485,7 @@ static void dots_tiled(const uint8_t *run, size_t runBytes, int kind, int64_t K,
     static prepare_fn const avx2Prepare[3] = {avx2_prepare_KIND_Q4_0, avx2_prepare_KIND_Q4_1, avx2_prepare_KIND_Q8_0};
     static prepare_fn const avx512Prepare[3] = {avx512_prepare_KIND_Q4_0, avx512_prepare_KIND_Q4_1, avx512_prepare_KIND_Q8_0};
     for (; i < nblk; i++) {
-        (wide ? avx512Prepare : avx2Prepare)[kind](run + (size_t)i * runBytes, K, panel);
+        (wide ? avx512Prepare : avx2Prepare)[kind](group, R, i0 + i, K, panel);
         const int ntMax = wide ? 6 : 3;
         for (int64_t t = 0; t < T; t += ntMax) {
             const int nt = T - t >= ntMax ? ntMax : (int)(T - t);
@@ -487,19 +497,25 @@ static void dots_tiled(const uint8_t *run, size_t runBytes, int kind, int64_t K,
 
 size_t tllm_x8f_scratch_floats(int64_t K) { return (size_t)((K / 32) * PANEL_FLOATS); }
 
-void tllm_x8f_dots(const uint8_t *W, tllm_wtype type, int64_t K, int64_t blk0, int nblk, const float *in, int64_t T,
-                   float *scratch, float *D) {
+void tllm_x8f_dots(const uint8_t *W, tllm_wtype type, int64_t N, int64_t K, int64_t blk0, int nblk, const float *in,
+                   int64_t T, float *scratch, float *D) {
     const int kind = kind_of(type);
-    const size_t runBytes = 8 * tllm_row_bytes(type, K);
-    const uint8_t *run = W + (size_t)blk0 * runBytes;
+    const tllm_wtype base = tllm_x8_base(type);
+    const int64_t blocks = N / 8;
     const unsigned csr = subnormals_on();
+    (void)scratch;
+    // Group by group (tllm_x8_layout.h): the kernels address row blocks within one.
+    for (int64_t first = blk0, end = blk0 + nblk; first < end;) {
+        const int64_t s = first / X8_GROUP, last = (s + 1) * X8_GROUP < end ? (s + 1) * X8_GROUP : end;
+        const uint8_t *group = x8_group(W, base, K, s);
+        const int R = x8_group_size(blocks, s), i0 = (int)(first - s * X8_GROUP), n = (int)(last - first);
+        float *d = D + (first - blk0) * 8 * T;
 #if defined(__x86_64__)
-    if (tllm_use_avx2()) dots_tiled(run, runBytes, kind, K, nblk, in, T, scratch, D, tllm_use_avx512());
-    else
+        if (tllm_use_avx2()) dots_tiled(group, R, i0, kind, K, n, in, T, scratch, d, tllm_use_avx512());
+        else
 #endif
-    {
-        (void)scratch;
-        dots_scalar(run, runBytes, kind, K, nblk, in, T, D);
+            dots_scalar(group, R, i0, kind, K, n, in, T, d);
+        first = last;
     }
     subnormals_restore(csr);
 }

@@ -1,6 +1,9 @@
 // Included twice by linear_x8.c: the kernels of the canonical order stated there, compiled for
-// X8F_ATTR, with X8F_CODE making the f vector of a slot. X8F_TILE serves one token (decode): RB
-// row blocks, each its own weight stream, f vectors made as they are used. X8F_PREPARE +
+// X8F_ATTR, with X8F_CODE making the f vector of a slot. Weights are addressed as row blocks
+// i0 … of a group of R (tllm_x8_layout.h): a column block of the group is R · bytes long, its code
+// vector g of row block i at 32 · (g · R + i), the headers after all code vectors. X8F_TILE serves
+// one token (decode): RB row blocks, read front to back as one stream, f vectors made as they are
+// used. X8F_PREPARE +
 // X8F_PANEL serve many on AVX2 (and a row block the AVX-512F pair tiles of linear_x8.c leave
 // over): f vectors made once per row block into a panel, then RB row blocks × NT tokens read it. RB, NT and the weight kind are compile-time constants at every call, so the
 // loops unroll, the block offsets are immediates and the accumulators stay in registers. D
@@ -25,17 +28,20 @@ X8F_ATTR static inline __attribute__((always_inline)) __m256i X8F_ADVANCE(__m256
 /// RB row blocks against one token. (No software prefetch: the hardware follows the RB streams,
 /// and prefetching the next tile's weights made decode 10–25 % slower, Docs/Performance.md.)
 X8F_ATTR static inline __attribute__((always_inline)) void
-X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K, const float *restrict in,
+X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
          const int RB, int64_t ldd, float *restrict D) {
     const int q8 = kind == KIND_Q8_0;
-    const int64_t nb = K / 32, bytes = block_bytes(kind);
+    const int64_t nb = K / 32, bytes = block_bytes(kind), hdr = header_bytes(kind);
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;   // code vectors per block, slots per code vector
+    const int64_t gStride = 32 * (int64_t)R, headers = G * gStride + hdr * i0;
+    const uint8_t *codes0 = group + 32 * (int64_t)i0;
     const float *xs = in, *S = in + K, *scale = S + nb;
     __m256 y[8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < RB; i++) y[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = run + b * bytes;
+        const int64_t at = b * R * bytes;
+        const uint8_t *codes = codes0 + at;
         __m256 F[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) F[i] = _mm256_setzero_ps();
@@ -43,8 +49,7 @@ X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K
         for (int g = 0; g < G; g++) {
             __m256i v[8];
 #pragma clang loop unroll(full)
-            for (int i = 0; i < RB; i++)
-                v[i] = _mm256_loadu_si256((const __m256i *)(blk + (size_t)i * runBytes + header_bytes(kind) + 32 * g));
+            for (int i = 0; i < RB; i++) v[i] = _mm256_loadu_si256((const __m256i *)(codes + g * gStride + 32 * i));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 const __m256 xb = _mm256_broadcast_ss(xs + 32 * b + P * g + n);
@@ -58,7 +63,7 @@ X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) {
             __m256 d, m;
-            X8F_SCALES(blk + (size_t)i * runBytes, kind, &d, &m);
+            X8F_SCALES(group + at + headers + hdr * i, kind, &d, &m);
             y[i] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(S + b), _mm256_fmadd_ps(d, F[i], y[i]));
         }
     }
@@ -67,19 +72,20 @@ X8F_TILE(const uint8_t *restrict run, size_t runBytes, const int kind, int64_t K
     for (int i = 0; i < RB; i++) _mm256_storeu_ps(D + i * ldd, _mm256_mul_ps(_mm256_mul_ps(y[i], s1), s2));
 }
 
-/// One row block laid out for X8F_PANEL: per column block, the 32 f vectors in slot order, then
-/// d and m' (PANEL_FLOATS floats).
+/// Row block i of a group of R laid out for X8F_PANEL: per column block, the 32 f vectors in slot
+/// order, then d and m' (PANEL_FLOATS floats).
 X8F_ATTR static inline __attribute__((always_inline)) void
-X8F_PREPARE(const uint8_t *run, const int kind, int64_t K, float *panel) {
+X8F_PREPARE(const uint8_t *group, int R, int i, const int kind, int64_t K, float *panel) {
     const int q8 = kind == KIND_Q8_0;
     const int64_t nb = K / 32, bytes = block_bytes(kind);
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
+    const int64_t gStride = 32 * (int64_t)R;
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = run + b * bytes;
+        const uint8_t *blk = group + b * R * bytes;
         float *out = panel + b * PANEL_FLOATS;
 #pragma clang loop unroll(full)
         for (int g = 0; g < G; g++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + header_bytes(kind) + 32 * g));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + g * gStride + 32 * i));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 v = X8F_ADVANCE(v, q8, n);
@@ -87,7 +93,7 @@ X8F_PREPARE(const uint8_t *run, const int kind, int64_t K, float *panel) {
             }
         }
         __m256 d, m;
-        X8F_SCALES(blk, kind, &d, &m);
+        X8F_SCALES(blk + G * gStride + header_bytes(kind) * i, kind, &d, &m);
         _mm256_store_ps(out + 256, d);
         _mm256_store_ps(out + 264, m);
     }

@@ -38,32 +38,39 @@ public enum Quantizer {
     }
 
     /// GGUF-native weights: every Q4_0, Q4_1 and Q8_0 matrix with a row count divisible by 8 gets
-    /// its rows interleaved in 8s, the layout both linear kernels stream best (same bytes, same
-    /// values; see ``DType/q4_1x8``). Lookup tables too: a tied embedding is also the LM head,
-    /// and lookups read single rows out of the interleaved form. The rest stays as stored.
+    /// its rows interleaved in 8s, in the layout the engine's linear kernel streams best (same
+    /// bytes, same values): grouped for float32 activations (``DType/q4_1x8g``), plain for int8
+    /// (``DType/q4_1x8``). Lookup tables too: a tied embedding is also the LM head, and lookups
+    /// read single rows out of the interleaved form. The rest stays as stored.
     static func interleaveRowBlocks(_ weights: [String: Tensor], activations: ActivationPrecision,
                                     progress: ProgressHandler?) -> (weights: [String: Tensor], log: [String]) {
         var out = weights
         let names = weights.keys.sorted().filter { name in
             let t = weights[name]!
-            return t.dtype.interleaved != nil && t.shape.count == 2 && t.shape[0] % 8 == 0 && t.rowLength % 32 == 0
+            return t.dtype.interleaved(for: activations) != nil && t.shape.count == 2 && t.shape[0] % 8 == 0 && t.rowLength % 32 == 0
         }
         for (i, name) in names.enumerated() {
             progress?(BuildProgress(phase: "interleaving", completed: i, total: names.count, item: name))
-            out[name] = interleaved(weights[name]!)
+            out[name] = interleaved(weights[name]!, for: activations)
         }
         let mode = activations == .int8 ? "gguf_native with int8 activations (W4A8)" : "gguf_native"
         return (out, ["Quantization: \(mode): \(names.count) matrices interleaved in 8-row blocks (\(typeSummary(out)))"])
     }
 
-    /// A GGUF Q4_0, Q4_1 or Q8_0 matrix with its rows interleaved in 8s (``DType/q4_0x8``, …).
-    public static func interleaved(_ tensor: Tensor) -> Tensor {
-        precondition(tensor.dtype.interleaved != nil && tensor.shape.count == 2 && tensor.shape[0] % 8 == 0)
-        let type = tensor.dtype.interleaved!
+    /// A GGUF Q4_0, Q4_1 or Q8_0 matrix with its rows interleaved in 8s, in the layout for
+    /// `activations` (``DType/interleaved(for:)``).
+    public static func interleaved(_ tensor: Tensor, for activations: ActivationPrecision) -> Tensor {
+        let type = tensor.dtype.interleaved(for: activations)
+        precondition(type != nil && tensor.shape.count == 2 && tensor.shape[0] % 8 == 0)
+        let (rows, columns) = (Int64(tensor.shape[0]), Int64(tensor.rowLength))
         let storage = TensorStorage(byteCount: tensor.byteCount) { buffer in
-            tllm_repack_x8(tensor.dtype.kernelType, tensor.pointer, Int64(tensor.shape[0]), Int64(tensor.rowLength), buffer.baseAddress)
+            if activations == .int8 {
+                tllm_repack_x8(tensor.dtype.kernelType, tensor.pointer, rows, columns, buffer.baseAddress)
+            } else {
+                tllm_repack_x8g(tensor.dtype.kernelType, tensor.pointer, rows, columns, buffer.baseAddress)
+            }
         }
-        return Tensor(shape: tensor.shape, dtype: type, storage: storage)
+        return Tensor(shape: tensor.shape, dtype: type!, storage: storage)
     }
 
     /// Total bytes of the weights (tied tensors counted once).

@@ -137,7 +137,7 @@ struct Int8ActivationKernelTests {
     func interleavedMatchesDefinition(type: DType) {
         let (n, k) = (24, 128)
         let bytes = randomBlocks(type, rows: n, columns: k, seed: 33)
-        let x8 = type.interleaved!
+        let x8 = type.interleaved(for: .int8)!
         let storage = TensorStorage(byteCount: bytes.count) { buffer in
             bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
         }
@@ -150,7 +150,7 @@ struct Int8ActivationKernelTests {
         let expectedRows = gguf.floats()
         for r in [0, 5, 7, 8, 13, 23] {   // lookups (tllm_matrix_row), as an embedding reads a tied table
             var row = [Float](repeating: .nan, count: k)
-            tllm_matrix_row(storage.base, x8.kernelType, Int64(k), Int64(r), &row)
+            tllm_matrix_row(storage.base, x8.kernelType, Int64(n), Int64(k), Int64(r), &row)
             #expect(row.map(\.bitPattern) == expectedRows[(r * k)..<((r + 1) * k)].map(\.bitPattern), "row \(r)")
         }
         #expect(w.floats().map(\.bitPattern) == gguf.floats().map(\.bitPattern))

@@ -69,11 +69,12 @@ func x8FloatReference(_ bytes: [UInt8], type: DType, rows n: Int, columns k: Int
 
 @Suite("float32 linear over interleaved GGUF weights", .serialized)
 struct InterleavedFloatKernelTests {
+    /// The grouped layout a float32 gguf_native engine stores (``DType/q4_1x8g``, …).
     static func interleavedTensor(_ bytes: [UInt8], _ type: DType, rows n: Int, columns k: Int) -> Tensor {
         let storage = TensorStorage(byteCount: bytes.count) { buffer in
-            bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
+            bytes.withUnsafeBytes { tllm_repack_x8g(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
         }
-        return Tensor(shape: [n, k], dtype: type.interleaved!, storage: storage)
+        return Tensor(shape: [n, k], dtype: type.interleaved(for: .float32)!, storage: storage)
     }
 
     static func ggufTensor(_ bytes: [UInt8], _ type: DType, rows n: Int, columns k: Int) -> Tensor {
@@ -133,12 +134,43 @@ struct InterleavedFloatKernelTests {
         expectPoisonStaysInItsToken(w, poisoned: { !$0.isFinite }, poisonedBitsAgree: true, "\(type)")
     }
 
-    @Test("Every interleaved type takes float32 inputs unless the engine asks for int8", arguments: [DType.q4_0, .q4_1, .q8_0])
+    @Test("Grouped types take float32 inputs whatever the engine asks; the 8-row types take int8 when asked",
+          arguments: [DType.q4_0, .q4_1, .q8_0])
     func precisionFollowsTheBuildSetting(type: DType) {
         let (n, k) = (16, 64)
         let w = Self.interleavedTensor(randomBlocks(type, rows: n, columns: k, seed: 5), type, rows: n, columns: k)
-        #expect(w.activations == .float32 && w.multiplied(with: .float32).activations == .float32)
-        #expect(w.multiplied(with: .int8).activations == .int8)
+        #expect(w.activations == .float32 && w.multiplied(with: .int8).activations == .float32)
+        #expect(type.interleaved(for: .int8)!.takesInt8Activations && !w.dtype.takesInt8Activations)
+    }
+
+    @Test("Rows read out of the grouped layout equal the GGUF rows, a group of fewer than 8 row blocks included",
+          arguments: [DType.q4_0, .q4_1, .q8_0])
+    func rowsReadOut(type: DType) {
+        let (n, k) = (88, 96)   // a group of 8 row blocks, then one of 3
+        let bytes = randomBlocks(type, rows: n, columns: k, seed: 13)
+        let w = Self.interleavedTensor(bytes, type, rows: n, columns: k)
+        let expected = Self.ggufTensor(bytes, type, rows: n, columns: k).floats()
+        #expect(w.floats().map(\.bitPattern) == expected.map(\.bitPattern))
+        for r in [0, 7, 8, 63, 64, 71, 87] {
+            var row = [Float](repeating: .nan, count: k)
+            tllm_matrix_row(w.pointer, w.dtype.kernelType, Int64(n), Int64(k), Int64(r), &row)
+            #expect(row.map(\.bitPattern) == expected[(r * k)..<((r + 1) * k)].map(\.bitPattern), "row \(r)")
+        }
+    }
+
+    @Test("An 8-row interleaved matrix (an older float32 engine's layout) still multiplies float32 inputs exactly",
+          arguments: [DType.q4_1, .q8_0])
+    func olderLayoutStillRuns(type: DType) {
+        let (n, k, tokens) = (24, 128, 2)
+        let bytes = randomBlocks(type, rows: n, columns: k, seed: 17)
+        let storage = TensorStorage(byteCount: bytes.count) { buffer in
+            bytes.withUnsafeBytes { tllm_repack_x8(type.kernelType, $0.baseAddress, Int64(n), Int64(k), buffer.baseAddress) }
+        }
+        let old = Tensor(shape: [n, k], dtype: type.interleaved(for: .int8)!, storage: storage).multiplied(with: .float32)
+        let x = Int8ActivationKernelTests.activations(tokens: tokens, columns: k)
+        let y = backendLinear(old, x, tokens: tokens)
+        let gguf = backendLinear(Self.ggufTensor(bytes, type, rows: n, columns: k), x, tokens: tokens)
+        #expect(y.map(\.bitPattern) == gguf.map(\.bitPattern))
     }
 
     @Test("Inputs scaled by a power of two, tiny or huge, keep the definition's bits and scale the result exactly",

@@ -33,9 +33,11 @@ void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype
                        const float *X, int64_t ldx, int64_t T, tllm_input_type input,
                        const float *bg, const float *bu, float *out, int64_t ldo);
 
-/// out[t] = tok[ids[t]] (+ pos[positions[t]] when pos is not NULL); rows of `dim` elements.
-void tllm_embedding_fused(const void *tok, tllm_wtype tokType, const void *pos, tllm_wtype posType, int64_t dim,
-                          const int32_t *ids, const int32_t *positions, int64_t T, float *out, int64_t ldo);
+/// out[t] = tok[ids[t]] (+ pos[positions[t]] when pos is not NULL); tables of tokRows and posRows
+/// rows of `dim` elements.
+void tllm_embedding_fused(const void *tok, tllm_wtype tokType, int64_t tokRows, const void *pos, tllm_wtype posType,
+                          int64_t posRows, int64_t dim, const int32_t *ids, const int32_t *positions, int64_t T,
+                          float *out, int64_t ldo);
 
 /// RMSNorm over strided rows, parallel over rows, vectorized scaling.
 void tllm_rmsnorm_rows(const float *x, int64_t ldx, const float *w, float eps, int64_t T, int64_t dim,

@@ -29,11 +29,21 @@ typedef enum {
     /// best: per 8-row block and 32 columns, the 8 fp16 d (then for Q4_1 the 8 fp16 m), then the
     /// codes: for Q4, 128 bytes where byte 32g + 4r + j is nibble byte 4g + j of row r's GGUF block
     /// (g < 4); for Q8_0, 256 bytes where byte 32g + 4r + j is code 4g + j of row r (g < 8); j < 4.
-    /// Same size as the GGUF rows; the row count must be a multiple of 8. All three take float32
-    /// or int8 inputs (see tllm_fused.h), and single rows read out with tllm_matrix_row.
+    /// Same size as the GGUF rows; the row count must be a multiple of 8. The layout the int8-input
+    /// kernels stream best (TLLM_INPUT_Q8, see tllm_fused.h); single rows read out with
+    /// tllm_matrix_row.
     TLLM_Q4_0_X8 = 11,
     TLLM_Q4_1_X8 = 12,
     TLLM_Q8_0_X8 = 13,
+    /// The same 8-row blocks, grouped: the layout the float32-input kernels stream best. Row blocks
+    /// come in groups of 8 (the last may hold fewer, R); a group stores its column blocks one
+    /// after another, each R · (18, 20 or 34) · 8 bytes in the order the kernels read them: code
+    /// vector 0 (the 32 bytes at `header + 32g` above, g = 0) of row blocks 0 … R−1, then vector 1
+    /// of each, …, then the R scale headers. So a kernel covering a group reads it front to back.
+    /// Same size as the GGUF rows; the row count must be a multiple of 8.
+    TLLM_Q4_0_X8G = 14,
+    TLLM_Q4_1_X8G = 15,
+    TLLM_Q8_0_X8G = 16,
 } tllm_wtype;
 
 // ---- CPU features and threads -------------------------------------------------------------
@@ -71,11 +81,14 @@ size_t tllm_row_bytes(tllm_wtype type, int64_t n);
 tllm_wtype tllm_x8_base(tllm_wtype type);
 /// Interleaves N rows (a multiple of 8) of K columns of GGUF Q4_0, Q4_1 or Q8_0 into its _X8 type.
 void tllm_repack_x8(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst);
-/// The inverse of tllm_repack_x8: `type` is an _X8 type, `dst` receives GGUF rows.
+/// The same into its grouped _X8G type.
+void tllm_repack_x8g(tllm_wtype base, const void *src, int64_t N, int64_t K, void *dst);
+/// The inverse of tllm_repack_x8 and tllm_repack_x8g: `type` is an _X8 or _X8G type, `dst`
+/// receives GGUF rows.
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst);
-/// Row `row` of a matrix of rows of K elements in `type`, interleaved types included, dequantized
-/// exactly into dst (an embedding lookup).
-void tllm_matrix_row(const void *W, tllm_wtype type, int64_t K, int64_t row, float *dst);
+/// Row `row` of a matrix of N rows of K elements in `type`, interleaved types included,
+/// dequantized exactly into dst (an embedding lookup).
+void tllm_matrix_row(const void *W, tllm_wtype type, int64_t N, int64_t K, int64_t row, float *dst);
 
 // ---- Dense math -----------------------------------------------------------------------------
 
@@ -94,8 +107,8 @@ void tllm_linear_f32_blas(const float *W, int64_t N, int64_t K,
                           const float *X, int64_t ldx, int64_t T,
                           const float *bias, float *Y, int64_t ldy);
 
-/// out[t] = W[ids[t]] dequantized; rows of `dim` elements.
-void tllm_embedding(const void *W, tllm_wtype wtype, int64_t dim,
+/// out[t] = W[ids[t]] dequantized; W has `rows` rows of `dim` elements.
+void tllm_embedding(const void *W, tllm_wtype wtype, int64_t rows, int64_t dim,
                     const int32_t *ids, int64_t T, float *out);
 
 /// RMSNorm per row: y = x / sqrt(mean(x²) + eps) * w.

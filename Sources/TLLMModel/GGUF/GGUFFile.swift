@@ -52,7 +52,7 @@ enum GGMLTypeMap {
         case .q8_0: 8
         case .int8: 24
         case .bf16: 30
-        case .int8Row, .int4G32, .int4G64, .int4G128, .fp8Row, .q4_0x8, .q4_1x8, .q8_0x8:
+        case .int8Row, .int4G32, .int4G64, .int4G128, .fp8Row, .q4_0x8, .q4_1x8, .q8_0x8, .q4_0x8g, .q4_1x8g, .q8_0x8g:
             preconditionFailure("\(dtype.rawValue) is an engine format with no GGUF type")
         }
     }
