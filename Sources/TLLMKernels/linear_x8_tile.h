@@ -25,8 +25,9 @@ X8F_ATTR static inline __attribute__((always_inline)) __m256i X8F_ADVANCE(__m256
     return v;
 }
 
-/// RB row blocks against one token. (No software prefetch: the hardware follows the RB streams,
-/// and prefetching the next tile's weights made decode 10–25 % slower, Docs/Performance.md.)
+/// Row blocks i0 … i0 + RB − 1 of a group of R against one token, the group read front to back.
+/// (No software prefetch: the hardware follows one sequential stream, and prefetching with
+/// `prefetcht0` made decode slower, Docs/Performance.md.)
 X8F_ATTR static inline __attribute__((always_inline)) void
 X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
          const int RB, int64_t ldd, float *restrict D) {
