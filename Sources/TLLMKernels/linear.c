@@ -171,15 +171,17 @@ static void block_dots(const uint8_t *W, tllm_wtype wtype, size_t rowBytes, int6
     const float *w[ROW_BLOCK];
     for (int r = 0; r < rows; r++) {
         const uint8_t *src = W + (size_t)(r0 + r) * rowBytes;
-        if (wtype != TLLM_F32) {
+        if (tllm_x8_base(wtype) != wtype) {
+            // Interleaved rows (an _X8 matrix given float32 inputs) are gathered out of their block.
+            tllm_matrix_row(W, wtype, N, K, r0 + r, scratch + r * K);
+            w[r] = scratch + r * K;
+        } else if (wtype != TLLM_F32) {
 #if defined(__x86_64__)
             // The same row of the next block streams in while this one is dequantized.
             for (size_t line = 0; line < rowBytes; line += 64)
                 _mm_prefetch((const char *)src + (size_t)ROW_BLOCK * rowBytes + line, _MM_HINT_T0);
 #endif
-            // Interleaved rows (an _X8 matrix given float32 inputs) are gathered out of their block.
-            if (tllm_x8_base(wtype) != wtype) tllm_matrix_row(W, wtype, N, K, r0 + r, scratch + r * K);
-            else tllm_dequantize_row(wtype, src, scratch + r * K, K);
+            tllm_dequantize_row(wtype, src, scratch + r * K, K);
             w[r] = scratch + r * K;
         } else {
             w[r] = (const float *)src;

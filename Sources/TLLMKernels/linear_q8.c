@@ -153,12 +153,7 @@ static float f16(const uint8_t *p) {
     return tllm_f16_to_f32(h);
 }
 
-/// Bytes of one 8-row × 32-column block and of its scale header (8 d, then for Q4_1 8 m).
-static int64_t x8_header(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
-static int64_t x8_codes(tllm_wtype base) { return base == TLLM_Q8_0 ? 256 : 128; }
-static int64_t x8_block(tllm_wtype base) { return x8_header(base) + x8_codes(base); }
-
-size_t tllm_q8_prep_bytes(int64_t K) { return (size_t)(K / 32) * (size_t)x8_block(TLLM_Q8_0); }
+size_t tllm_q8_prep_bytes(int64_t K) { return (size_t)(K / 32) * (size_t)x8_block_bytes(TLLM_Q8_0); }
 
 /// Code offset the integer sum subtracts, per type and path.
 static int32_t code_offset(tllm_wtype type, int vnni) {
@@ -171,15 +166,14 @@ static int32_t code_offset(tllm_wtype type, int vnni) {
 static x8_place row_block_place(const uint8_t *W, tllm_wtype type, int64_t N, int64_t K, int64_t r) {
     const tllm_wtype base = tllm_x8_base(type);
     if (is_x8g(type)) return x8_row_block(W, base, K, (N + 7) / 8, r);
-    const int64_t bytes = x8_block(base);
-    return (x8_place){W + (size_t)(r * (K / 32) * bytes), bytes, 32, x8_header(base), 0};
+    return x8_run(W + (size_t)(r * (K / 32) * x8_block_bytes(base)), base);
 }
 
 /// Copies between GGUF rows w[0 … rows) and one interleaved row block at `at` (K / 32 column
 /// blocks), in the direction `toX8` says. Packing fills rows past `rows` with zeros.
 static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_place at, int toX8) {
-    const int64_t nb = K / 32, header = x8_header(type), bytes = (int64_t)tllm_row_bytes(type, 32);
-    const int groups = (int)(x8_codes(type) / 32), halves = (int)(header / 16);
+    const int64_t nb = K / 32, bytes = (int64_t)tllm_row_bytes(type, 32);
+    const int groups = x8_code_vectors(type), halves = (int)(x8_header_bytes(type) / 16);
 #define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
     for (int64_t b = 0; b < nb; b++) {
         uint8_t *blk = (uint8_t *)at.base + b * at.bStride, *head = blk + at.header, *codes = blk + at.code;
@@ -200,7 +194,7 @@ static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_
 
 /// Lays out rows w[0 … rows) of GGUF blocks as one interleaved 8-row block run (scratch for 3+ tokens).
 static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
-    move_x8((uint8_t *const *)w, rows, type, K, (x8_place){prep, x8_block(type), 32, x8_header(type), 0}, 1);   // reads w only
+    move_x8((uint8_t *const *)w, rows, type, K, x8_run(prep, type), 1);   // reads w only
 }
 
 /// tllm_repack_x8, tllm_repack_x8g and tllm_unpack_x8: every 8 rows of a matrix, one row block
@@ -226,7 +220,7 @@ void tllm_matrix_row(const void *W, tllm_wtype type, int64_t N, int64_t K, int64
     // Gather the row's GGUF blocks out of its row block (move_x8's inverse, for one row).
     const x8_place at = row_block_place((const uint8_t *)W, type, N, K, row / 8);
     const int64_t nb = K / 32;
-    const int groups = (int)(x8_codes(base) / 32), halves = (int)(x8_header(base) / 16), r = (int)(row % 8);
+    const int groups = x8_code_vectors(base), halves = (int)(x8_header_bytes(base) / 16), r = (int)(row % 8);
     uint8_t block[34];   // the largest GGUF block (Q8_0)
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = at.base + b * at.bStride;
@@ -375,7 +369,7 @@ TLLM_VNNI static void direct_vnni(const uint8_t *w0, size_t rowBytes, tllm_wtype
 
 static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uint8_t *XQ, size_t stride, int64_t T,
                       float *D) {
-    const int64_t nb = K / 32, header = x8_header(base), bytes = x8_block(base);
+    const int64_t nb = K / 32, header = x8_header_bytes(base), bytes = x8_block_bytes(base);
     const int32_t offset = code_offset(base, 0);
     for (int64_t t = 0; t < T; t++) {
         const uint8_t *xrow = XQ + (size_t)t * stride;
@@ -407,7 +401,7 @@ static void x8_scalar(const uint8_t *blk0, tllm_wtype base, int64_t K, const uin
 /// groups 0–3 from low nibbles, 4–7 from high; Q8_0: groups 0–7 as stored) are loaded once and
 /// used for every token. DOT(acc, codes, x4) adds lane-wise Σ codes · x over each lane's four bytes.
 #define X8_LOOP(DOT, OFFSET, Q8_UNSIGNED)                                                                   \
-    const int64_t nb = K / 32, header = x8_header(base), bytes = x8_block(base);                           \
+    const int64_t nb = K / 32, header = x8_header_bytes(base), bytes = x8_block_bytes(base);                           \
     const int32_t offset = OFFSET;                                                                          \
     const __m256i low4 = _mm256_set1_epi8(0x0f);                                                            \
     __m256 y1 = _mm256_setzero_ps();                                                                        \

@@ -64,10 +64,10 @@ static int kind_of(tllm_wtype type) {
     return type == TLLM_Q4_0_X8G ? KIND_Q4_0 : type == TLLM_Q4_1_X8G ? KIND_Q4_1 : KIND_Q8_0;
 }
 
-/// Bytes of one 8-row × 32-column block: the 8 fp16 d (Q4_1: then the 8 fp16 m), then the codes
-/// (128 bytes of nibbles, or 256 of Q8_0 bytes).
-static inline int64_t header_bytes(int kind) { return kind == KIND_Q4_1 ? 32 : 16; }
-static inline int64_t block_bytes(int kind) { return header_bytes(kind) + (kind == KIND_Q8_0 ? 256 : 128); }
+/// The GGUF type of a weight kind (its sizes and layout: tllm_x8_layout.h).
+static inline tllm_wtype kind_base(int kind) { return kind == KIND_Q4_0 ? TLLM_Q4_0 : kind == KIND_Q4_1 ? TLLM_Q4_1 : TLLM_Q8_0; }
+/// Bytes of a row block's scale header: the 8 fp16 d (Q4_1: then the 8 fp16 m).
+static inline int64_t header_bytes(int kind) { return x8_header_bytes(kind_base(kind)); }
 
 /// Floats of one prepared token: K scaled inputs, K/32 block sums, the two output factors (padded).
 static inline int64_t input_floats(int64_t K) { return (K + K / 32 + 2 + 15) / 16 * 16; }
@@ -221,19 +221,20 @@ static float code_f(uint32_t dword, int q8, int p) {
 /// Row blocks i0 … i0 + nblk − 1 of a group of R (tllm_x8_layout.h) against T tokens.
 static void dots_scalar(const uint8_t *group, int R, int i0, int kind, int64_t K, int nblk, const float *in, int64_t T,
                         float *D) {
-    const int64_t nb = K / 32, header = header_bytes(kind), bytes = block_bytes(kind);
-    const int q8 = kind == KIND_Q8_0, P = q8 ? 4 : 8, G = q8 ? 8 : 4;
-    for (int i = 0; i < nblk; i++)
+    const int64_t nb = K / 32;
+    const int q8 = kind == KIND_Q8_0, P = q8 ? 4 : 8;
+    for (int i = 0; i < nblk; i++) {
+        const x8_place at = x8_in_group(group, kind_base(kind), R, i0 + i);
         for (int64_t t = 0; t < T; t++) {
             const float *xs = in + t * input_floats(K), *S = xs + K, *scale = S + nb;
             for (int r = 0; r < 8; r++) {
                 float y = 0;
                 for (int64_t b = 0; b < nb; b++) {
-                    const uint8_t *blk = group + b * R * bytes, *h = blk + 32 * G * R + header * (i0 + i);
+                    const uint8_t *blk = at.base + b * at.bStride, *h = blk + at.header;
                     float F = 0;
                     for (int p = 0; p < 32; p++) {
                         uint32_t dword;
-                        memcpy(&dword, blk + 32 * ((p / P) * R + i0 + i) + 4 * r, 4);
+                        memcpy(&dword, blk + at.code + (p / P) * at.gStride + 4 * r, 4);
                         F = fmaf(code_f(dword, q8, p), xs[32 * b + p], F);
                     }
                     const float d = f16(h + 2 * r);
@@ -244,6 +245,7 @@ static void dots_scalar(const uint8_t *group, int R, int i0, int kind, int64_t K
                 D[(size_t)i * 8 * T + t * 8 + r] = (y * scale[0]) * scale[1];
             }
         }
+    }
 }
 
 // ---- AVX2 and AVX-512VL: decode tiles and prefill panels ---------------------------------------
@@ -369,21 +371,21 @@ TLLM_AVX512 static inline __attribute__((always_inline)) void
 pair_tile(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
           const int NT, int64_t ldd, float *restrict D) {
     const int q8 = kind == KIND_Q8_0;
-    const int64_t nb = K / 32, bytes = block_bytes(kind), ldin = input_floats(K);
+    const int64_t nb = K / 32, ldin = input_floats(K);
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
-    const int64_t gStride = 32 * (int64_t)R, headers = G * gStride + header_bytes(kind) * i0;
+    const x8_place at = x8_in_group(group, kind_base(kind), R, i0);
     __m512 y[8];
 #pragma clang loop unroll(full)
     for (int t = 0; t < NT; t++) y[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = group + b * R * bytes;
+        const uint8_t *blk = at.base + b * at.bStride;
         const float *xs = in + 32 * b;
         __m512 F[8];
 #pragma clang loop unroll(full)
         for (int t = 0; t < NT; t++) F[t] = _mm512_setzero_ps();
 #pragma clang loop unroll(full)
         for (int g = 0; g < G; g++) {
-            __m512i v = _mm512_loadu_si512((const void *)(blk + g * gStride + 32 * i0));
+            __m512i v = _mm512_loadu_si512((const void *)(blk + at.code + g * at.gStride));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 if (!q8 && n == 5) v = _mm512_srli_epi32(v, 12);
@@ -394,7 +396,7 @@ pair_tile(const uint8_t *restrict group, int R, int i0, const int kind, int64_t 
             }
         }
         __m512 d, m;
-        scales_pair(blk + headers, kind, &d, &m);
+        scales_pair(blk + at.header, kind, &d, &m);
 #pragma clang loop unroll(full)
         for (int t = 0; t < NT; t++)
             y[t] = _mm512_fmadd_ps(m, _mm512_set1_ps(in[t * ldin + K + b]), _mm512_fmadd_ps(d, F[t], y[t]));
@@ -444,6 +446,20 @@ static tile_fn pick_tile(int wide, int kind, int left, int *rb) {
     return (wide ? avx512Tiles : avx2Tiles)[kind][pick];
 }
 
+/// Asks for row blocks i0 … i0 + nblk − 1 of a group of R (their codes and scale headers in every
+/// column block) to be brought into L2.
+static void prefetch_slices(const uint8_t *group, int R, int i0, int nblk, int kind, int64_t K) {
+    const int G = kind == KIND_Q8_0 ? 8 : 4;
+    const x8_place at = x8_in_group(group, kind_base(kind), R, i0);
+    const int64_t codes = 32 * (int64_t)nblk, headers = header_bytes(kind) * nblk;
+    for (int64_t b = 0; b < K / 32; b++) {
+        const char *blk = (const char *)at.base + b * at.bStride;
+        for (int g = 0; g < G; g++)
+            for (int64_t o = 0; o < codes; o += 64) _mm_prefetch(blk + at.code + g * at.gStride + o, _MM_HINT_T1);
+        for (int64_t o = 0; o < headers; o += 64) _mm_prefetch(blk + at.header + o, _MM_HINT_T1);
+    }
+}
+
 /// Covers row blocks i0 … i0 + nblk − 1 of a group of R × T tokens (`wide`: the AVX-512 kernels).
 static void dots_tiled(const uint8_t *group, int R, int i0, int kind, int64_t K, int nblk, const float *in, int64_t T,
                        float *panel, float *D, int wide) {
@@ -461,15 +477,7 @@ static void dots_tiled(const uint8_t *group, int R, int i0, int kind, int64_t K,
     // `panel`, then panel tiles over the tokens.
     // Each pair below reads a slice of every column block: have this call's slices on their way
     // to L2 first (at 16 tokens: layer linears 21–24 → 20–21 ms, 2 threads).
-    {
-        const int64_t bytes = block_bytes(kind), hdr = header_bytes(kind), G = kind == KIND_Q8_0 ? 8 : 4;
-        for (int64_t b = 0; b < K / 32; b++) {
-            const char *blk = (const char *)group + b * R * bytes;
-            for (int64_t g = 0; g < G; g++)
-                for (int64_t at = 32 * i0; at < 32 * (i0 + nblk); at += 64) _mm_prefetch(blk + 32 * R * g + at, _MM_HINT_T1);
-            for (int64_t at = hdr * i0; at < hdr * (i0 + nblk); at += 64) _mm_prefetch(blk + 32 * R * G + at, _MM_HINT_T1);
-        }
-    }
+    prefetch_slices(group, R, i0, nblk, kind, K);
     int i = 0;
     if (wide) {
         static pair_fn const pairs[3][PAIR_NT + 1] = {PAIRS(KIND_Q4_0), PAIRS(KIND_Q4_1), PAIRS(KIND_Q8_0)};

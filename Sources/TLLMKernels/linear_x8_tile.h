@@ -1,7 +1,7 @@
 // Included twice by linear_x8.c: the kernels of the canonical order stated there, compiled for
 // X8F_ATTR, with X8F_CODE making the f vector of a slot. Weights are addressed as row blocks
-// i0 … of a group of R (tllm_x8_layout.h): a column block of the group is R · bytes long, its code
-// vector g of row block i at 32 · (g · R + i), the headers after all code vectors. X8F_TILE serves
+// i0 … of a group of R, through x8_in_group (tllm_x8_layout.h): row block i0 + i's code vector g
+// of column block b at base + b · bStride + code + g · gStride + 32i. X8F_TILE serves
 // one token (decode): RB row blocks, read front to back as one stream, f vectors made as they are
 // used. X8F_PREPARE +
 // X8F_PANEL serve many on AVX2 (and a row block the AVX-512F pair tiles of linear_x8.c leave
@@ -32,17 +32,15 @@ X8F_ATTR static inline __attribute__((always_inline)) void
 X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
          const int RB, int64_t ldd, float *restrict D) {
     const int q8 = kind == KIND_Q8_0;
-    const int64_t nb = K / 32, bytes = block_bytes(kind), hdr = header_bytes(kind);
+    const int64_t nb = K / 32, hdr = header_bytes(kind);
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;   // code vectors per block, slots per code vector
-    const int64_t gStride = 32 * (int64_t)R, headers = G * gStride + hdr * i0;
-    const uint8_t *codes0 = group + 32 * (int64_t)i0;
+    const x8_place at = x8_in_group(group, kind_base(kind), R, i0);
     const float *xs = in, *S = in + K, *scale = S + nb;
     __m256 y[8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < RB; i++) y[i] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const int64_t at = b * R * bytes;
-        const uint8_t *codes = codes0 + at;
+        const uint8_t *blk = at.base + b * at.bStride, *codes = blk + at.code;
         __m256 F[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) F[i] = _mm256_setzero_ps();
@@ -50,7 +48,7 @@ X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K
         for (int g = 0; g < G; g++) {
             __m256i v[8];
 #pragma clang loop unroll(full)
-            for (int i = 0; i < RB; i++) v[i] = _mm256_loadu_si256((const __m256i *)(codes + g * gStride + 32 * i));
+            for (int i = 0; i < RB; i++) v[i] = _mm256_loadu_si256((const __m256i *)(codes + g * at.gStride + 32 * i));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 const __m256 xb = _mm256_broadcast_ss(xs + 32 * b + P * g + n);
@@ -64,7 +62,7 @@ X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) {
             __m256 d, m;
-            X8F_SCALES(group + at + headers + hdr * i, kind, &d, &m);
+            X8F_SCALES(blk + at.header + hdr * i, kind, &d, &m);
             y[i] = _mm256_fmadd_ps(m, _mm256_broadcast_ss(S + b), _mm256_fmadd_ps(d, F[i], y[i]));
         }
     }
@@ -78,15 +76,15 @@ X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K
 X8F_ATTR static inline __attribute__((always_inline)) void
 X8F_PREPARE(const uint8_t *group, int R, int i, const int kind, int64_t K, float *panel) {
     const int q8 = kind == KIND_Q8_0;
-    const int64_t nb = K / 32, bytes = block_bytes(kind);
+    const int64_t nb = K / 32;
     const int G = q8 ? 8 : 4, P = q8 ? 4 : 8;
-    const int64_t gStride = 32 * (int64_t)R;
+    const x8_place at = x8_in_group(group, kind_base(kind), R, i);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = group + b * R * bytes;
+        const uint8_t *blk = at.base + b * at.bStride;
         float *out = panel + b * PANEL_FLOATS;
 #pragma clang loop unroll(full)
         for (int g = 0; g < G; g++) {
-            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + g * gStride + 32 * i));
+            __m256i v = _mm256_loadu_si256((const __m256i *)(blk + at.code + g * at.gStride));
 #pragma clang loop unroll(full)
             for (int n = 0; n < P; n++) {
                 v = X8F_ADVANCE(v, q8, n);
@@ -94,7 +92,7 @@ X8F_PREPARE(const uint8_t *group, int R, int i, const int kind, int64_t K, float
             }
         }
         __m256 d, m;
-        X8F_SCALES(blk + G * gStride + header_bytes(kind) * i, kind, &d, &m);
+        X8F_SCALES(blk + at.header, kind, &d, &m);
         _mm256_store_ps(out + 256, d);
         _mm256_store_ps(out + 264, m);
     }

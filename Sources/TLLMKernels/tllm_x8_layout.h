@@ -1,6 +1,6 @@
-// Internal: where one row block's bytes lie in the 8-row interleaved layout (TLLM_Q4_0_X8,
-// TLLM_Q4_1_X8, TLLM_Q8_0_X8; tllm_kernels.h states it), shared by the code that writes it
-// (linear_q8.c) and every kernel that reads it (linear_q8.c, linear_x8.c).
+// Internal: where one row block's bytes lie in the 8-row interleaved layouts (TLLM_Q4_0_X8, … and
+// the grouped TLLM_Q4_0_X8G, …; tllm_kernels.h states them), shared by the code that writes them
+// (linear_q8.c) and every kernel that reads them (linear_q8.c, linear_x8.c).
 #ifndef TLLM_X8_LAYOUT_H
 #define TLLM_X8_LAYOUT_H
 #include "tllm_kernels.h"
@@ -20,6 +20,12 @@ typedef struct {
 static inline int64_t x8_header_bytes(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
 static inline int x8_code_vectors(tllm_wtype base) { return base == TLLM_Q8_0 ? 8 : 4; }
 static inline int64_t x8_block_bytes(tllm_wtype base) { return x8_header_bytes(base) + 32 * x8_code_vectors(base); }
+
+/// An _X8 row block whose run of column blocks starts at `run`: each column block its scale
+/// header, then its code vectors.
+static inline x8_place x8_run(const uint8_t *run, tllm_wtype base) {
+    return (x8_place){run, x8_block_bytes(base), 32, x8_header_bytes(base), 0};
+}
 
 /// Row block i of a group of R (its first byte at `group`): a group stores its column blocks one
 /// after another, each as code vector 0 of row blocks 0 … R−1, then vector 1 of each, …, then the
