@@ -64,7 +64,7 @@ let package = Package(
         .executableTarget(name: "trtllm-bench", dependencies: ["TLLMBench", "TLLMCLI", "MiniTRTLLM", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "bench-inflight", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/InflightBatching"),
-        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM", "TLLMCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+        .executableTarget(name: "bench-speed", dependencies: ["MiniTRTLLM", "TLLMCLI", "TLLMKernels", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Benchmarks/Speed"),
         // One micro-benchmark per hot kernel against the machine's measured ceilings (C, no Swift).
         .executableTarget(name: "bench-kernels", dependencies: ["TLLMKernels"], path: "Benchmarks/Kernels", cSettings: kernelFlags),

@@ -3,6 +3,7 @@
 import ArgumentParser
 import MiniTRTLLM
 import TLLMCLI
+import TLLMKernels
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,6 +16,25 @@ struct Options: ParsableArguments {
     @Option(help: "Which tests, comma-separated: pp, tg.") var tests = "pp,tg"
     @Option(help: "Activations in the matrix products: float32 (the targets) or int8 (the opt-in W4A8 path).")
     var activation: ActivationPrecision = .float32
+    @Option(help: """
+        Two decode-prefetch settings "A,B" (column blocks ahead, 0 = off) to compare in tg: tokens \
+        alternate between them within each run, so both see the same machine (this one is noisy \
+        from minute to minute); prints each setting's median time per token.
+        """)
+    var abPrefetch: String?
+
+    func validate() throws {
+        if let abPrefetch, Self.prefetchPair(abPrefetch) == nil {
+            throw ValidationError("--ab-prefetch takes two column-block counts, 0 or more, e.g. 0,4 (got '\(abPrefetch)')")
+        }
+    }
+
+    /// "A,B" as two settings, or nil.
+    static func prefetchPair(_ text: String) -> [Int32]? {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int32($0) }
+        guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, b >= 0 else { return nil }
+        return [a, b]
+    }
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -42,14 +62,25 @@ let table = kv.blockTable(0)
     return Double(n) / seconds(ContinuousClock.now - start)
 }
 
-/// `n` tokens one at a time after a 1-token start (llama-bench's tg: no prompt).
+/// The two settings of --ab-prefetch, and the time of every token each one decoded.
+let abSettings = options.abPrefetch.flatMap(Options.prefetchPair)
+var abTimes: [[Double]] = [[], []]
+
+/// `n` tokens one at a time after a 1-token start (llama-bench's tg: no prompt). With
+/// --ab-prefetch, token i decodes with setting i mod 2.
 @MainActor func generate(_ n: Int) throws -> Double {
     var token: Int32 = 1
+    let defaultPrefetch = tllm_decode_prefetch()
+    defer { tllm_set_decode_prefetch(defaultPrefetch) }
     let start = ContinuousClock.now
     for position in 0..<n {
+        let setting = position % 2
+        if let abSettings { tllm_set_decode_prefetch(abSettings[setting]) }
+        let tokenStart = ContinuousClock.now
         let logits = try engine.forward(ForwardBatch(sequences: [.init(tokens: [token], startPosition: position, blockTable: table)]),
                                         cache: kv.cache)
         token = Sampler.argmax(logits.row(0))
+        if abSettings != nil { abTimes[setting].append(seconds(ContinuousClock.now - tokenStart)) }
     }
     return Double(n) / seconds(ContinuousClock.now - start)
 }
@@ -77,4 +108,10 @@ for test in options.tests.split(separator: ",").map(String.init) {
                             : "\"weight_GB_per_s\": \(Double(weightBytes) * rate / 1e9)"
     let label = options.activation == .float32 ? "minitrtllm" : "minitrtllm-\(options.activation.rawValue)"
     print("{\"engine\": \"\(label)\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
+}
+if let abSettings, !abTimes[0].isEmpty, !abTimes[1].isEmpty {
+    let medians = abTimes.map { $0.sorted()[$0.count / 2] * 1e3 }
+    print("{\"test\": \"tg\(options.tg)-ab-prefetch\", \"threads\": \(threads), \"a\": \(abSettings[0]), \"b\": \(abSettings[1]), "
+          + "\"tokens_each\": \(abTimes[0].count), \"a_ms_per_token\": \(medians[0]), \"b_ms_per_token\": \(medians[1]), "
+          + "\"b_over_a\": \(medians[1] / medians[0])}")
 }

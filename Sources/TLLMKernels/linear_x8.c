@@ -49,9 +49,18 @@
 #include "tllm_x8.h"
 #include "tllm_x8_layout.h"
 #include <math.h>
+#include <stdatomic.h>
 #include <string.h>
 
 enum { KIND_Q4_0, KIND_Q4_1, KIND_Q8_0 };
+
+/// Column blocks a decode tile prefetches ahead of the one it reads (tllm_set_decode_prefetch):
+/// by default 4, about 5 KB of Q4_1 (9 KB of Q8_0); near a group's end that is the start of the
+/// next group, which is next in memory.
+static _Atomic int decode_prefetch = 4;
+
+void tllm_set_decode_prefetch(int columnBlocks) { decode_prefetch = columnBlocks > 0 ? columnBlocks : 0; }
+int tllm_decode_prefetch(void) { return decode_prefetch; }
 
 /// Floats of one row block's column block in a prepared panel: 32 f vectors, d, m'.
 #define PANEL_FLOATS (34 * 8)
@@ -271,6 +280,16 @@ TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const in
     // (v & mask) ^ top
     return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(v, _mm256_set1_epi32((int)(0xffu << 8 * j)),
                                                          _mm256_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
+}
+
+/// Asks for the column block `ahead` on from `blk` (bStride bytes each, a whole number of cache
+/// lines in a full group) to be brought into L2. The hardware prefetcher alone leaves the two
+/// threads' streams short of DRAM's rate; `prefetcht0` (into L1) made decode slower
+/// (Docs/Performance.md, "Float32 decode, seventh pass"). Past a matrix's last group the
+/// addresses may be outside it: a prefetch never faults, it is only a hint.
+static inline __attribute__((always_inline)) void x8_prefetch_ahead(const uint8_t *blk, int64_t bStride, int ahead) {
+    const char *p = (const char *)blk + ahead * bStride;
+    for (int64_t o = 0; o < bStride; o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
 }
 
 #define X8F_ATTR TLLM_AVX2

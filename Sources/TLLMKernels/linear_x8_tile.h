@@ -26,8 +26,8 @@ X8F_ATTR static inline __attribute__((always_inline)) __m256i X8F_ADVANCE(__m256
 }
 
 /// Row blocks i0 … i0 + RB − 1 of a group of R against one token, the group read front to back.
-/// (No software prefetch: the hardware follows one sequential stream, and prefetching with
-/// `prefetcht0` made decode slower, Docs/Performance.md.)
+/// A tile that reads its whole group asks for the column block a few blocks on to be brought into
+/// L2 as it starts each one (x8_prefetch_ahead, decode_prefetch: linear_x8.c).
 X8F_ATTR static inline __attribute__((always_inline)) void
 X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K, const float *restrict in,
          const int RB, int64_t ldd, float *restrict D) {
@@ -39,8 +39,11 @@ X8F_TILE(const uint8_t *restrict group, int R, int i0, const int kind, int64_t K
     __m256 y[8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < RB; i++) y[i] = _mm256_setzero_ps();
+    // Prefetch only where the tile reads its whole group (then every line of a column block).
+    const int ahead = R == RB && i0 == 0 ? atomic_load_explicit(&decode_prefetch, memory_order_relaxed) : 0;
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = at.base + b * at.bStride, *codes = blk + at.code;
+        if (ahead) x8_prefetch_ahead(blk, at.bStride, ahead);
         __m256 F[8];
 #pragma clang loop unroll(full)
         for (int i = 0; i < RB; i++) F[i] = _mm256_setzero_ps();

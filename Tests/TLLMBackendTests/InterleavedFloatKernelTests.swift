@@ -158,6 +158,26 @@ struct InterleavedFloatKernelTests {
         }
     }
 
+    @Test("The decode prefetch distance, off or far past the matrix's end, changes no result",
+          arguments: [DType.q4_1, .q8_0])
+    func prefetchChangesNothing(type: DType) {
+        // Two full groups and one of 3 row blocks: the tiles that prefetch and the one that does not.
+        let (n, k) = (152, 128)
+        let bytes = randomBlocks(type, rows: n, columns: k, seed: 23)
+        let w = Self.interleavedTensor(bytes, type, rows: n, columns: k)
+        let x = Int8ActivationKernelTests.activations(tokens: 2, columns: k)
+        let saved = tllm_decode_prefetch()
+        defer { tllm_set_decode_prefetch(saved) }
+        let outputs = [0, 1, 4, 64].map { ahead in
+            tllm_set_decode_prefetch(Int32(ahead))
+            return [1, 2].map { backendLinear(w, Array(x.prefix($0 * k)), tokens: $0).map(\.bitPattern) }
+        }
+        #expect(tllm_decode_prefetch() == 64)
+        for output in outputs.dropFirst() { #expect(output == outputs[0]) }
+        let reference = [1, 2].map { x8FloatReference(bytes, type: type, rows: n, columns: k, x: Array(x.prefix($0 * k)), tokens: $0).map(\.bitPattern) }
+        #expect(outputs[0] == reference)
+    }
+
     @Test("An 8-row interleaved matrix (an older float32 engine's layout) still multiplies float32 inputs exactly",
           arguments: [DType.q4_1, .q8_0])
     func olderLayoutStillRuns(type: DType) {

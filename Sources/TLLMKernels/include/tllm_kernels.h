@@ -59,6 +59,11 @@ void tllm_force_scalar(int on);
 void tllm_force_avx2(int on);
 /// Threads in the process-wide pool (TLLM_NUM_THREADS, else the online CPU count).
 int tllm_num_threads(void);
+/// Column blocks ahead that the float32 decode tiles prefetch into L2 (default 4; 0 turns it off),
+/// process-wide. Never changes results; for benchmarks comparing settings (`bench-speed --ab-prefetch`).
+void tllm_set_decode_prefetch(int columnBlocks);
+/// The current setting of tllm_set_decode_prefetch.
+int tllm_decode_prefetch(void);
 
 /// A unit of parallel work: process items [begin, end) on pool thread `thread`.
 typedef void (*tllm_task_fn)(void *ctx, int64_t begin, int64_t end, int thread);
