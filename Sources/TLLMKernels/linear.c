@@ -257,6 +257,12 @@ static block_range item_blocks(int64_t N, const float *in, int64_t T, int64_t i0
     return (block_range){i0 * per, i1 * per < blocks ? i1 * per : blocks, blocks_per_call(in)};
 }
 
+/// Parallel items of a linear over N rows: its row blocks, blocks_per_item at a time.
+static int64_t job_items(int64_t N, const float *in, int64_t T) {
+    const int64_t blocks = (N + ROW_BLOCK - 1) / ROW_BLOCK, per = blocks_per_item(in, T);
+    return (blocks + per - 1) / per;
+}
+
 /// The calling thread's scratch for row_blocks_dots over rows of K: room for a row block
 /// dequantized to float32, which also holds one laid out for int8 inputs (tllm_q8_prep_bytes(K)
 /// is 8.5 K bytes, under the 32 K here), or a panel of the float32 x8 kernel.
@@ -358,8 +364,7 @@ void tllm_linear_fused(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
     const uint8_t *XQ = quantized_input(input, wtype, wtype, X, ldx, T, K);
     const float *in = x8f_input(XQ, wtype, X, ldx, T, K, 5);
     linear_ctx c = {W, wtype, N, K, ldx, T, ldy, ldr, tllm_row_bytes(wtype, K), X, bias, R, in, XQ, act, Y};
-    const int64_t per = blocks_per_item(in, T);
-    tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, linear_rows, &c);
+    tllm_parallel_for(job_items(N, in, T), linear_rows, &c);
 }
 
 void tllm_linear(const void *W, tllm_wtype wtype, int64_t N, int64_t K,
@@ -430,8 +435,7 @@ void tllm_gated_linear(const void *Wg, tllm_wtype tg, const void *Wu, tllm_wtype
     // The up matrix shares the gate's prepared input unless its codes take another order.
     const float *inU = inG && tllm_x8f_supports(tu) && tllm_x8f_same_input(tg, tu) ? inG : x8f_input(XQ, tu, X, ldx, T, K, 6);
     gated_ctx c = {Wg, Wu, tg, tu, N, K, ldx, T, ldo, tllm_row_bytes(tg, K), tllm_row_bytes(tu, K), X, bg, bu, inG, inU, XQ, out};
-    const int64_t per = blocks_per_item(inG ? inG : inU, T);
-    tllm_parallel_for(((N + ROW_BLOCK - 1) / ROW_BLOCK + per - 1) / per, gated_rows, &c);
+    tllm_parallel_for(job_items(N, inG ? inG : inU, T), gated_rows, &c);
 }
 
 typedef struct {

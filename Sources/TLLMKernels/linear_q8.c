@@ -27,7 +27,6 @@
 #include <string.h>
 
 static int is_x8(tllm_wtype type) { return type == TLLM_Q4_0_X8 || type == TLLM_Q4_1_X8 || type == TLLM_Q8_0_X8; }
-static int is_x8g(tllm_wtype type) { return type == TLLM_Q4_0_X8G || type == TLLM_Q4_1_X8G || type == TLLM_Q8_0_X8G; }
 
 int tllm_q8_supports(tllm_wtype type) {
     return type == TLLM_Q4_0 || type == TLLM_Q4_1 || type == TLLM_Q8_0 || is_x8(type);
@@ -165,7 +164,7 @@ static int32_t code_offset(tllm_wtype type, int vnni) {
 /// group (tllm_x8_layout.h).
 static x8_place row_block_place(const uint8_t *W, tllm_wtype type, int64_t N, int64_t K, int64_t r) {
     const tllm_wtype base = tllm_x8_base(type);
-    if (is_x8g(type)) return x8_row_block(W, base, K, (N + 7) / 8, r);
+    if (x8_grouped(type)) return x8_row_block(W, base, K, (N + 7) / 8, r);
     return x8_run(W + (size_t)(r * (K / 32) * x8_block_bytes(base)), base);
 }
 

@@ -65,7 +65,7 @@ int tllm_decode_prefetch(void) { return decode_prefetch; }
 /// Floats of one row block's column block in a prepared panel: 32 f vectors, d, m'.
 #define PANEL_FLOATS (34 * 8)
 
-int tllm_x8f_supports(tllm_wtype type) { return type == TLLM_Q4_0_X8G || type == TLLM_Q4_1_X8G || type == TLLM_Q8_0_X8G; }
+int tllm_x8f_supports(tllm_wtype type) { return x8_grouped(type); }
 
 int tllm_x8f_same_input(tllm_wtype a, tllm_wtype b) { return (a == TLLM_Q8_0_X8G) == (b == TLLM_Q8_0_X8G); }
 
@@ -288,7 +288,8 @@ TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const in
 /// (Docs/Performance.md, "Float32 decode, seventh pass"). Past a matrix's last group the
 /// addresses may be outside it: a prefetch never faults, it is only a hint.
 static inline __attribute__((always_inline)) void x8_prefetch_ahead(const uint8_t *blk, int64_t bStride, int ahead) {
-    const char *p = (const char *)blk + ahead * bStride;
+    // Computed as an integer: the address may lie past the matrix, where pointer arithmetic may not go.
+    const char *p = (const char *)((uintptr_t)blk + (uintptr_t)(ahead * bStride));
     for (int64_t o = 0; o < bStride; o += 64) _mm_prefetch(p + o, _MM_HINT_T1);
 }
 

@@ -16,6 +16,11 @@ typedef struct {
     int64_t bStride, gStride, code, header;
 } x8_place;
 
+/// Whether `type` is one of the grouped layouts (TLLM_Q4_0_X8G, TLLM_Q4_1_X8G, TLLM_Q8_0_X8G).
+static inline int x8_grouped(tllm_wtype type) {
+    return type == TLLM_Q4_0_X8G || type == TLLM_Q4_1_X8G || type == TLLM_Q8_0_X8G;
+}
+
 /// Bytes of a row block's scale header, code vectors per column block, bytes per column block.
 static inline int64_t x8_header_bytes(tllm_wtype base) { return base == TLLM_Q4_1 ? 32 : 16; }
 static inline int x8_code_vectors(tllm_wtype base) { return base == TLLM_Q8_0 ? 8 : 4; }
