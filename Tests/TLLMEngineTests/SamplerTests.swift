@@ -19,6 +19,29 @@ struct SamplerTests {
         }
     }
 
+    @Test("Argmax is the first largest logit, never a NaN, at every length and offset")
+    func argmaxIsTheFirstLargest() {
+        /// The definition: scan, keeping the first strictly larger value.
+        func scan(_ x: ArraySlice<Float>) -> Int32 {
+            var best = x.startIndex
+            for i in x.indices where x[i] > x[best] { best = i }
+            return Int32(best - x.startIndex)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let specials: [Float] = [.nan, .infinity, -.infinity, 0, -0.0, 7, 7]
+        for trial in 0..<400 {
+            let n = 1 + trial % 70
+            // Few distinct values, so ties are common; specials dropped in at random places.
+            var x = (0..<(n + 3)).map { _ in Float(Int.random(in: -4...4, using: &rng)) }
+            for _ in 0..<(trial % 4) { x[Int.random(in: 0..<x.count, using: &rng)] = specials.randomElement(using: &rng)! }
+            let slice = x[(trial % 3)..<(trial % 3 + n)]   // slices that do not start at 0
+            #expect(Sampler.argmax(slice) == scan(slice), "\(Array(slice))")
+        }
+        #expect(Sampler.argmax([Float.nan, 1, 2][...]) == 0)
+        #expect(Sampler.argmax([1, .nan, 2, 2][...]) == 2)
+        #expect(Sampler.argmax([Float](repeating: -.infinity, count: 40)[...]) == 0)
+    }
+
     @Test("Top-k keeps only the k best tokens")
     func topKRestricts() {
         var s = Sampler(params: SamplingParams(temperature: 5, topK: 2, seed: 1))
