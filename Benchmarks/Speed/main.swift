@@ -70,6 +70,8 @@ var abTimes: [[Double]] = [[], []]
 /// --ab-prefetch, token i decodes with setting i mod 2.
 @MainActor func generate(_ n: Int) throws -> Double {
     var token: Int32 = 1
+    // One logits buffer for every step, as the Runtime and Executor keep one (no allocation per token).
+    var logits = Logits()
     let defaultPrefetch = tllm_decode_prefetch()
     defer { tllm_set_decode_prefetch(defaultPrefetch) }
     let start = ContinuousClock.now
@@ -77,8 +79,8 @@ var abTimes: [[Double]] = [[], []]
         let setting = position % 2
         if let abSettings { tllm_set_decode_prefetch(abSettings[setting]) }
         let tokenStart = ContinuousClock.now
-        let logits = try engine.forward(ForwardBatch(sequences: [.init(tokens: [token], startPosition: position, blockTable: table)]),
-                                        cache: kv.cache)
+        try engine.forward(ForwardBatch(sequences: [.init(tokens: [token], startPosition: position, blockTable: table)]),
+                           cache: kv.cache, into: &logits)
         token = Sampler.argmax(logits.row(0))
         if abSettings != nil { abTimes[setting].append(seconds(ContinuousClock.now - tokenStart)) }
     }

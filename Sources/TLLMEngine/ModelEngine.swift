@@ -16,6 +16,12 @@ public final class ModelEngine {
     private var layout: BatchLayout
     /// Each op's input matrices, rewritten in place every step (so no step builds an array).
     private var operands: [[Matrix]]
+    /// The graph's wiring as flat integer arrays, so that a step reads a few cache lines per op
+    /// instead of copying ops and values (their strings and arrays) out of the graph: op i's
+    /// inputs are `inputValues[inputStart[i] ..< inputStart[i + 1]]`, its output `outputValue[i]`.
+    private let inputStart: [Int], inputValues: [ValueID], outputValue: [ValueID]
+    /// Per value: its buffer slot, its width, and whether it has a row per token (else per output row).
+    private let valueSlot: [Int], valueWidth: [Int], valueOnTokens: [Bool]
 
     /// An op with its weights and plugin resolved.
     private enum Step {
@@ -65,6 +71,13 @@ public final class ModelEngine {
         }
         self.steps = steps
         plan = ActivationPlan(engine.graph)
+        let graph = engine.graph
+        inputStart = graph.ops.reduce(into: [0]) { starts, op in starts.append(starts.last! + op.inputs.count) }
+        inputValues = graph.ops.flatMap(\.inputs)
+        outputValue = graph.ops.map(\.output)
+        valueSlot = plan.slotOfValue
+        valueWidth = graph.values.map(\.width)
+        valueOnTokens = graph.values.map { $0.rows == .tokens }
         buffers = Array(repeating: nil, count: plan.slotWidths.count)
         capacities = Array(repeating: 0, count: plan.slotWidths.count)
         layout = BatchLayout(reservingTokens: engine.buildConfig.maxNumTokens)
@@ -121,25 +134,22 @@ public final class ModelEngine {
             throw EngineError(.cacheMismatch, "the engine was built for a \(engine.buildConfig.kvCacheDType.rawValue) KV cache but the cache is \(cache.dtype.rawValue); create it with dtype: engine.buildConfig.kvCacheDType")
         }
         try layout.load(batch, engine: engine, cache: cache)
-        let graph = engine.graph
         let tokenRows = layout.tokenCount, outputRows = layout.outputRows.count
         func matrix(_ value: ValueID) -> Matrix {
-            let rows = graph.values[value].rows == .tokens ? tokenRows : outputRows
-            let slot = plan.slotOfValue[value]
-            return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]),
-                          rows: rows, columns: graph.values[value].width)
+            let rows = valueOnTokens[value] ? tokenRows : outputRows
+            let slot = valueSlot[value]
+            return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]), rows: rows, columns: valueWidth[value])
         }
         let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention, kvLayer: cache.layer)
         // Index loops: unlike for-in over an array, they make no heap allocation in debug builds either.
-        for index in graph.ops.indices {
-            let op = graph.ops[index]
-            let out = matrix(op.output)
+        for index in steps.indices {
+            let out = matrix(outputValue[index])
             operands[index].removeAll(keepingCapacity: true)
-            for j in op.inputs.indices { operands[index].append(matrix(op.inputs[j])) }
+            for j in inputStart[index]..<inputStart[index + 1] { operands[index].append(matrix(inputValues[j])) }
             observe?(index, operands[index])
             run(steps[index], inputs: operands[index], out: out, cache: cache, context: context)
         }
-        let result = matrix(graph.output)
+        let result = matrix(engine.graph.output)
         logits.replace(rows: result.rows, vocabSize: result.columns, from: result.data)
     }
 
