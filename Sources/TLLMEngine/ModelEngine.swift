@@ -20,8 +20,9 @@ public final class ModelEngine {
     /// instead of copying ops and values (their strings and arrays) out of the graph: op i's
     /// inputs are `inputValues[inputStart[i] ..< inputStart[i + 1]]`, its output `outputValue[i]`.
     private let inputStart: [Int], inputValues: [ValueID], outputValue: [ValueID]
-    /// Per value: its buffer slot, its width, and whether it has a row per token (else per output row).
-    private let valueSlot: [Int], valueWidth: [Int], valueOnTokens: [Bool]
+    /// Per value: its width, and whether it has a row per token (else per output row); its buffer
+    /// slot is `plan.slotOfValue`.
+    private let valueWidth: [Int], valueOnTokens: [Bool]
 
     /// An op with its weights and plugin resolved.
     private enum Step {
@@ -75,7 +76,6 @@ public final class ModelEngine {
         inputStart = graph.ops.reduce(into: [0]) { starts, op in starts.append(starts.last! + op.inputs.count) }
         inputValues = graph.ops.flatMap(\.inputs)
         outputValue = graph.ops.map(\.output)
-        valueSlot = plan.slotOfValue
         valueWidth = graph.values.map(\.width)
         valueOnTokens = graph.values.map { $0.rows == .tokens }
         buffers = Array(repeating: nil, count: plan.slotWidths.count)
@@ -137,7 +137,7 @@ public final class ModelEngine {
         let tokenRows = layout.tokenCount, outputRows = layout.outputRows.count
         func matrix(_ value: ValueID) -> Matrix {
             let rows = valueOnTokens[value] ? tokenRows : outputRows
-            let slot = valueSlot[value]
+            let slot = plan.slotOfValue[value]
             return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]), rows: rows, columns: valueWidth[value])
         }
         let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention, kvLayer: cache.layer)

@@ -14,6 +14,7 @@
 #include "tllm_attention.h"
 #include "tllm_math.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int64_t T,
@@ -24,7 +25,7 @@ void tllm_kv_write(const float *k, int64_t ldk, const float *v, int64_t ldv, int
     }
 }
 
-/// Rotates one head vector in place with the angles of one token (the arithmetic of tllm_rope).
+/// Rotates one head vector in place with the angles of one token (tllm_rope and the fused RoPE).
 void tllm_rotate_head(float *v, const float *cs, const float *sn, int64_t half, int neox) {
     for (int64_t i = 0; i < half; i++) {
         int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
@@ -32,6 +33,58 @@ void tllm_rotate_head(float *v, const float *cs, const float *sn, int64_t half, 
         v[a] = x0 * cs[i] - x1 * sn[i];
         v[b] = x0 * sn[i] + x1 * cs[i];
     }
+}
+
+/// Rotary angles for T tokens, pos[t] · theta^(−2i / ropeDim) in double, into T × ropeDim/2
+/// cosines and sines.
+static void rope_angles(double theta, int64_t ropeDim, const int32_t *pos, int64_t T, float *cosTable, float *sinTable) {
+    const int64_t half = ropeDim / 2;
+    for (int64_t i = 0; i < half; i++) {
+        const double frequency = pow(theta, -2.0 * (double)i / (double)ropeDim);
+        for (int64_t t = 0; t < T; t++) {
+            const double angle = (double)pos[t] * frequency;
+            cosTable[t * half + i] = (float)cos(angle);
+            sinTable[t * half + i] = (float)sin(angle);
+        }
+    }
+}
+
+/// The angle tables of the last positions this thread asked for, kept because a decode step's
+/// layers all ask for the same ones. Grows, never shrinks: no allocation once it has held the
+/// largest batch. Empty (T = −1) until first filled.
+static _Thread_local struct {
+    double theta;
+    int64_t ropeDim, T, capacity;  // capacity: tokens the buffers hold
+    int32_t *pos;
+    float *cos, *sin;
+} memo = {0, 0, -1, 0, NULL, NULL, NULL};
+
+void tllm_rope_tables(double theta, int64_t ropeDim, const int32_t *pos, int64_t T, float *fallback,
+                      const float **cosTable, const float **sinTable) {
+    const int64_t half = ropeDim / 2;
+    if (T > memo.capacity || ropeDim != memo.ropeDim) {
+        const int64_t capacity = T > 2 * memo.capacity ? T : 2 * memo.capacity;
+        int32_t *p = malloc((size_t)capacity * 4);
+        float *c = malloc((size_t)(capacity * half) * 4), *sn = malloc((size_t)(capacity * half) * 4);
+        if (!p || !c || !sn) {
+            free(p), free(c), free(sn);
+            rope_angles(theta, ropeDim, pos, T, fallback, fallback + T * half);
+            *cosTable = fallback;
+            *sinTable = fallback + T * half;
+            return;
+        }
+        free(memo.pos), free(memo.cos), free(memo.sin);
+        memo.pos = p, memo.cos = c, memo.sin = sn;
+        memo.ropeDim = ropeDim, memo.capacity = capacity, memo.T = -1;
+    }
+    if (memo.T != T || memo.theta != theta || memcmp(memo.pos, pos, (size_t)T * 4) != 0) {
+        rope_angles(theta, ropeDim, pos, T, memo.cos, memo.sin);
+        memcpy(memo.pos, pos, (size_t)T * 4);
+        memo.T = T;
+        memo.theta = theta;
+    }
+    *cosTable = memo.cos;
+    *sinTable = memo.sin;
 }
 
 /// Elements [offset, offset + n) of an int8 cache row (per-32-value scales) as floats.

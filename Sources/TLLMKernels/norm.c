@@ -1,5 +1,6 @@
 // Row-wise and elementwise kernels: normalisation, rotary embedding, activations.
 #include "dispatch.h"
+#include "tllm_attention.h"
 #include "tllm_fused.h"
 #include "tllm_math.h"
 #include <math.h>
@@ -39,20 +40,12 @@ void tllm_layernorm(const float *x, const float *w, const float *b, float eps,
 
 void tllm_rope(float *x, int64_t ld, int64_t T, int64_t heads, int64_t headDim, int64_t ropeDim,
                const int32_t *positions, double theta, int neox) {
-    int64_t half = ropeDim / 2;
-    for (int64_t t = 0; t < T; t++) {
-        for (int64_t i = 0; i < half; i++) {
-            double angle = (double)positions[t] * pow(theta, -2.0 * (double)i / (double)ropeDim);
-            float cs = (float)cos(angle), sn = (float)sin(angle);
-            for (int64_t h = 0; h < heads; h++) {
-                float *v = x + t * ld + h * headDim;
-                int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-                float x0 = v[a], x1 = v[b];
-                v[a] = x0 * cs - x1 * sn;
-                v[b] = x0 * sn + x1 * cs;
-            }
-        }
-    }
+    const int64_t half = ropeDim / 2;
+    if (half <= 0) return;
+    const float *cs, *sn;
+    tllm_rope_tables(theta, ropeDim, positions, T, tllm_scratch(3, 2 * T * half), &cs, &sn);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < heads; h++) tllm_rotate_head(x + t * ld + h * headDim, cs + t * half, sn + t * half, half, neox);
 }
 
 /// out[i] = silu(g[i]) · (u ? u[i] : 1), the arithmetic of tllm_math.h (so fused and unfused

@@ -26,6 +26,12 @@ typedef struct {
 
 /// Runs the attention of every (token, head) pair on the pool.
 void tllm_attend(const tllm_attend_args *args, int64_t T);
-/// Rotates one head vector in place with one token's angles (tllm_rope's arithmetic).
+/// Rotates one head vector in place with one token's angles.
 void tllm_rotate_head(float *v, const float *cs, const float *sn, int64_t half, int neox);
+/// Points *cosTable/*sinTable at T × ropeDim/2 rotary angles, pos[t] · theta^(−2i / ropeDim)
+/// computed in double: this thread's kept tables, recomputed only when theta, ropeDim or a position
+/// differs from its last call (a decode step's layers all ask for the same ones); or, when they
+/// cannot grow, `fallback` (2 · T · ropeDim/2 floats) filled with them.
+void tllm_rope_tables(double theta, int64_t ropeDim, const int32_t *pos, int64_t T, float *fallback,
+                      const float **cosTable, const float **sinTable);
 #endif
