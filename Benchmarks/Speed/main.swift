@@ -22,11 +22,18 @@ struct Options: ParsableArguments {
         from minute to minute); prints each setting's median time per token.
         """)
     var abPrefetch: String?
+    @Flag(inversion: .prefixedNo, help: "Fuse each attention's Q, K and V projections into one linear (the default build).")
+    var fuseQkv = true
+    @Flag(help: """
+        Compare Q, K and V as three linears (A) against one fused linear (B) in tg: two engines over         the same weights file, tokens alternating between them; prints each one's median time per token.
+        """)
+    var abFuseQkv = false
 
     func validate() throws {
         if let abPrefetch, Self.prefetchPair(abPrefetch) == nil {
             throw ValidationError("--ab-prefetch takes two column-block counts, 0 or more, e.g. 0,4 (got '\(abPrefetch)')")
         }
+        if abPrefetch != nil && abFuseQkv { throw ValidationError("--ab-prefetch and --ab-fuse-qkv are two different comparisons; pick one") }
     }
 
     /// "A,B" as two settings, or nil.
@@ -44,9 +51,14 @@ options.model.applyThreads()
 /// Threads the kernels use (TLLM_NUM_THREADS, else every online CPU).
 let threads = Int(getenv("TLLM_NUM_THREADS").map { String(cString: $0) } ?? "") ?? sysconf(Int32(_SC_NPROCESSORS_ONLN))
 let gguf = try GGUFFile(path: options.model.model)
-let engine = try ModelEngine(try Builder.build(try CheckpointLoader.load(gguf),
-                                               BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1),
-                                                           quantization: QuantConfig(activations: options.activation))))
+@MainActor func buildEngine(fuseQKV: Bool) throws -> ModelEngine {
+    try ModelEngine(try Builder.build(try CheckpointLoader.load(gguf),
+                                      BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1),
+                                                  quantization: QuantConfig(activations: options.activation), fuseQKV: fuseQKV)))
+}
+let engine = try buildEngine(fuseQKV: options.fuseQkv && !options.abFuseQkv)
+/// --ab-fuse-qkv: the engine each setting decodes with (A: three linears, B: fused).
+let abEngines = options.abFuseQkv ? [engine, try buildEngine(fuseQKV: true)] : []
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: options.pp + options.tg + 64, enableBlockReuse: false),
                             numLayers: engine.engine.config.numHiddenLayers, kvDim: engine.engine.config.kvDim)
 let vocab = Int32(engine.engine.config.vocabSize)
@@ -62,12 +74,15 @@ let table = kv.blockTable(0)
     return Double(n) / seconds(ContinuousClock.now - start)
 }
 
-/// The two settings of --ab-prefetch, and the time of every token each one decoded.
+/// The two settings of --ab-prefetch, and the time of every token each setting (of --ab-prefetch
+/// or --ab-fuse-qkv) decoded.
 let abSettings = options.abPrefetch.flatMap(Options.prefetchPair)
 var abTimes: [[Double]] = [[], []]
+let comparing = abSettings != nil || !abEngines.isEmpty
 
 /// `n` tokens one at a time after a 1-token start (llama-bench's tg: no prompt). With
-/// --ab-prefetch, token i decodes with setting i mod 2.
+/// --ab-prefetch or --ab-fuse-qkv, token i decodes with setting i mod 2 (the two engines give the
+/// same bits, so they can share the cache).
 @MainActor func generate(_ n: Int) throws -> Double {
     var token: Int32 = 1
     // One logits buffer for every step, as the Runtime and Executor keep one (no allocation per token).
@@ -79,10 +94,11 @@ var abTimes: [[Double]] = [[], []]
         let setting = position % 2
         if let abSettings { tllm_set_decode_prefetch(abSettings[setting]) }
         let tokenStart = ContinuousClock.now
-        try engine.forward(ForwardBatch(sequences: [.init(tokens: [token], startPosition: position, blockTable: table)]),
-                           cache: kv.cache, into: &logits)
+        try (abEngines.isEmpty ? engine : abEngines[setting])
+            .forward(ForwardBatch(sequences: [.init(tokens: [token], startPosition: position, blockTable: table)]),
+                     cache: kv.cache, into: &logits)
         token = Sampler.argmax(logits.row(0))
-        if abSettings != nil { abTimes[setting].append(seconds(ContinuousClock.now - tokenStart)) }
+        if comparing { abTimes[setting].append(seconds(ContinuousClock.now - tokenStart)) }
     }
     return Double(n) / seconds(ContinuousClock.now - start)
 }
@@ -111,9 +127,10 @@ for test in options.tests.split(separator: ",").map(String.init) {
     let label = options.activation == .float32 ? "minitrtllm" : "minitrtllm-\(options.activation.rawValue)"
     print("{\"engine\": \"\(label)\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
 }
-if let abSettings, !abTimes[0].isEmpty, !abTimes[1].isEmpty {
+if comparing, !abTimes[0].isEmpty, !abTimes[1].isEmpty {
     let medians = abTimes.map { $0.sorted()[$0.count / 2] * 1e3 }
-    print("{\"test\": \"tg\(options.tg)-ab-prefetch\", \"threads\": \(threads), \"a\": \(abSettings[0]), \"b\": \(abSettings[1]), "
+    let (name, a, b) = abSettings.map { ("prefetch", "\($0[0])", "\($0[1])") } ?? ("fuse-qkv", "\"separate\"", "\"fused\"")
+    print("{\"test\": \"tg\(options.tg)-ab-\(name)\", \"threads\": \(threads), \"a\": \(a), \"b\": \(b), "
           + "\"tokens_each\": \(abTimes[0].count), \"a_ms_per_token\": \(medians[0]), \"b_ms_per_token\": \(medians[1]), "
           + "\"b_over_a\": \(medians[1] / medians[0])}")
 }

@@ -90,6 +90,16 @@ public enum DType: String, Sendable, Codable, CaseIterable {
     /// Rows stored together (8 for the interleaved formats): a tensor's row count must be a multiple.
     public var rowsInterleaved: Int { interleavedBase == nil ? 1 : 8 }
 
+    /// Rows a tensor of this type must hold for another's bytes appended to its own to be their
+    /// row concatenation: 64 for the grouped formats (a group of 8 row blocks; a matrix's last group
+    /// may be partial), 8 for the 8-row interleaved ones, 1 for row-major types.
+    public var rowsPerStoredGroup: Int {
+        switch self {
+        case .q4_0x8g, .q4_1x8g, .q8_0x8g: 64
+        default: rowsInterleaved
+        }
+    }
+
     /// The GGUF format an interleaved format was made from (nil for every other type).
     public var interleavedBase: DType? {
         switch self {

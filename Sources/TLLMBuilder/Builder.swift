@@ -36,7 +36,7 @@ public enum Builder {
             activations = try Calibration.capture(graph: graph, weights: used, model: model.config, maxSeqLen: maxSeqLen,
                                                   prompts: quant.calibration, targets: targets, progress: progress)
         }
-        let weights: [String: Tensor]
+        var weights: [String: Tensor]
         do {
             let (quantized, quantLog) = try Quantizer.apply(quant, to: used, graph: graph, activations: activations, progress: progress)
             weights = quantized
@@ -56,7 +56,13 @@ public enum Builder {
         graph = rewritten
         log += pluginLog
 
-        // 4. Plan: weights stay where they are (mmap'd or packed by quantization); activations are planned at load.
+        // 4. Fuse, then plan: weights stay where they are (mmap'd or packed by quantization) but
+        //    for the stacked QKV ones; activations are planned at load.
+        if config.fuseQKV {
+            let fused = QKVFusionPass.run(graph, weights: weights)
+            (graph, weights) = (fused.graph, fused.weights)
+            log += fused.log
+        }
         log.append("Engine: \(graph.ops.count) ops, \(Quantizer.modelBytes(weights) / 1_048_576) MiB of weights, max_seq_len \(maxSeqLen), max_num_tokens \(config.maxNumTokens), max_batch_size \(config.maxBatchSize)")
         return Engine(config: model.config, buildConfig: config, maxSeqLen: maxSeqLen, graph: graph,
                       weights: weights, pluginNames: pluginNames, buildLog: log)

@@ -2,7 +2,7 @@
 import ArgumentParser
 import MiniTRTLLM
 
-/// `--quant`, `--group-size`, `--awq`, `--activation`, `--kv-cache-dtype`, `--plugins`.
+/// `--quant`, `--group-size`, `--awq`, `--activation`, `--kv-cache-dtype`, `--plugins`, `--[no-]fuse-qkv`.
 public struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Weight quantization: none (float32), w8a16, w4a16, fp8, or gguf_native (keep the checkpoint's blocks).")
     public var quant: String = QuantAlgo.ggufNative.rawValue
@@ -21,6 +21,9 @@ public struct EngineOptions: ParsableArguments {
 
     @Option(name: .long, help: "Plugins: all, none, or a comma-separated list of the ones to use (\(PluginRegistry.shared.names.joined(separator: ", "))).")
     public var plugins: String = "all"
+
+    @Flag(name: .long, inversion: .prefixedNo, help: "Fuse each attention's Q, K and V projections into one linear (same results; needs GPTAttentionPlugin).")
+    public var fuseQkv = true
 
     public init() {}
 
@@ -77,7 +80,8 @@ public struct EngineOptions: ParsableArguments {
                             maxInputLen: Int? = nil) throws -> BuildConfig {
         let (plugins, pluginDefault) = try pluginSettings()
         return BuildConfig(maxBatchSize: maxBatchSize, maxSeqLen: maxSeqLen, maxNumTokens: maxNumTokens, maxInputLen: maxInputLen,
-                           plugins: plugins, pluginDefault: pluginDefault, quantization: quantConfig, kvCacheDType: kvCacheDType)
+                           plugins: plugins, pluginDefault: pluginDefault, quantization: quantConfig, kvCacheDType: kvCacheDType,
+                           fuseQKV: fuseQkv)
     }
 }
 

@@ -5,7 +5,9 @@ import TLLMModel
 /// Replaces an `attention` op and, when they feed only it, the `rope` ops on its q and k inputs.
 ///
 /// Fields: `layer`, `heads`, `kv_heads`, `head_dim`, `rope_dim` (0: no rotary embedding),
-/// `neox`; float `theta`. Inputs: q, k, v before rotation. Works over float32 and int8 caches.
+/// `neox`; float `theta`. Inputs: q, k, v before rotation, or one packed input holding them side by
+/// side, `[q | k | v]` (TensorRT-LLM's fused QKV, which the Builder makes by fusing the three
+/// projections). Works over float32 and int8 caches.
 public struct GPTAttentionPlugin: PluginBase {
     public init() {}
     public var name: String { "GPTAttentionPlugin" }
@@ -31,7 +33,8 @@ public struct GPTAttentionPlugin: PluginBase {
 
     public func inferOutput(inputs: [ValueShape], weights: [Tensor], fields: PluginFields,
                             limits: PluginLimits) throws(PluginError) -> ValueShape {
-        try checkArity(weights, 0, inputs, 3)
+        try require(weights.isEmpty, "has \(weights.count) weights; expected 0")
+        try require(inputs.count == 3 || inputs.count == 1, "has \(inputs.count) inputs; expected q, k, v or one packed qkv")
         let layer = try int(fields, "layer"), heads = try int(fields, "heads"), kvHeads = try int(fields, "kv_heads")
         let headDim = try int(fields, "head_dim"), ropeDim = try int(fields, "rope_dim")
         _ = try flag(fields, "neox")
@@ -44,7 +47,8 @@ public struct GPTAttentionPlugin: PluginBase {
             let theta = fields.floats["theta"] ?? 0
             try require(theta > 0 && theta.isFinite, "rope theta \(theta) must be positive")
         }
-        let widths = [heads * headDim, kvHeads * headDim, kvHeads * headDim]
+        let separate = [heads * headDim, kvHeads * headDim, kvHeads * headDim]
+        let widths = inputs.count == 1 ? [separate.reduce(0, +)] : separate
         for (i, input) in inputs.enumerated() {
             try require(input.rows == .tokens && input.width == widths[i], "input \(i) is \(input); expected (tokens, \(widths[i]))")
         }
@@ -55,9 +59,18 @@ public struct GPTAttentionPlugin: PluginBase {
         let f = call.fields.ints
         let ropeDim = f["rope_dim"]!
         let rotary = ropeDim > 0 ? RotarySpec(ropeDim: ropeDim, theta: call.fields.floats["theta"]!, neox: f["neox"] == 1) : nil
-        call.context.backend.ropeAttention(query: call.inputs[0], key: call.inputs[1], value: call.inputs[2],
-                                           cache: call.context.kvLayer(f["layer"]!), heads: f["heads"]!,
-                                           kvHeads: f["kv_heads"]!, headDim: f["head_dim"]!, rotary: rotary,
+        let heads = f["heads"]!, kvHeads = f["kv_heads"]!, headDim = f["head_dim"]!
+        var q = call.inputs[0], k = q, v = q
+        if call.inputs.count == 3 {
+            k = call.inputs[1]
+            v = call.inputs[2]
+        } else {
+            // Packed [q | k | v]: column views of the one matrix.
+            let qWidth = heads * headDim, kvWidth = kvHeads * headDim
+            (q, k, v) = (q.columns(0, qWidth), q.columns(qWidth, kvWidth), q.columns(qWidth + kvWidth, kvWidth))
+        }
+        call.context.backend.ropeAttention(query: q, key: k, value: v, cache: call.context.kvLayer(f["layer"]!),
+                                           heads: heads, kvHeads: kvHeads, headDim: headDim, rotary: rotary,
                                            metadata: call.context.attention, into: call.output)
     }
 }

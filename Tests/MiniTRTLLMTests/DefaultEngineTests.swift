@@ -88,6 +88,27 @@ struct DefaultEngineTests {
         print("float32 engine: worst |Δlogit| vs reference \(worst)")
     }
 
+    @Test("The default engine's stacked Q, K and V give the logits of three separate linears bit for bit, in prefill and decode")
+    func stackedQKVKeepsTheBits() throws {
+        let fused = try TestModel.sharedLLM()
+        #expect(fused.engine.buildConfig.fuseQKV && fused.engine.weights["blk.0.attn_qkv.weight"]?.dtype == .q4_1x8g)
+        let separate = try LLM(model: try TestModel.path(), buildConfig: BuildConfig(maxSeqLen: 2048, maxNumTokens: 512, fuseQKV: false),
+                               kvCacheConfig: KvCacheConfig(maxTokens: 4096))
+        #expect(separate.engine.weights["blk.0.attn_q.weight"]?.dtype == .q4_1x8g)
+        for (a, b) in zip(try referenceLogits(fused), try referenceLogits(separate)) { #expect(a.values == b.values) }
+        // Decode: a 7-token prompt, then one token a step (the one-token tiles).
+        func steps(_ engine: ModelEngine) throws -> [Float] {
+            let c = engine.engine.config, tokens: [Int32] = [504, 3575, 282, 4649, 314, 7, 19, 2000, 31, 5, 900]
+            let cache = PagedKVCache(numLayers: c.numHiddenLayers, numBlocks: 1, tokensPerBlock: 16, kvDim: c.kvDim)
+            var all = try engine.forward(ForwardBatch(sequences: [.init(tokens: Array(tokens[..<7]), startPosition: 0, blockTable: [0])]), cache: cache).values
+            for position in 7..<tokens.count {
+                all += try engine.forward(ForwardBatch(sequences: [.init(tokens: [tokens[position]], startPosition: position, blockTable: [0])]), cache: cache).values
+            }
+            return all
+        }
+        #expect(try steps(ModelEngine(fused.engine)) == steps(ModelEngine(separate.engine)))
+    }
+
     @Test("Loading the default engine file takes under 50 ms, and under 150 ms with every checksum verified")
     func engineLoadIsFast() throws {
         let path = try DefaultEngineFile.path.get()
@@ -97,7 +118,7 @@ struct DefaultEngineTests {
                 let start = ContinuousClock.now
                 let engine = try Engine.deserialize(from: path, verifyChecksums: verify)
                 best = min(best, ContinuousClock.now - start)
-                #expect(engine.weights.count == 272)
+                #expect(engine.weights.count == 212)   // 272 checkpoint tensors; each layer's Q, K and V stacked
             }
             return best
         }

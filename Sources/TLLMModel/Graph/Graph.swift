@@ -92,6 +92,22 @@ public struct Graph: Sendable, Codable, Equatable {
         return last
     }
 
+    /// The graph without the values no op produces (left behind by a rewrite), the rest renumbered
+    /// in their order. For a graph that passes ``validationError()``, whose ops read only produced values.
+    public func droppingUnproducedValues() -> Graph {
+        var produced = [Bool](repeating: false, count: values.count)
+        for op in ops where values.indices.contains(op.output) { produced[op.output] = true }
+        var newID = [ValueID](repeating: -1, count: values.count), kept: [GraphValue] = []
+        for (id, value) in values.enumerated() where produced[id] {
+            newID[id] = kept.count
+            kept.append(value)
+        }
+        let renumbered = ops.map { op in
+            GraphOp(kind: op.kind, inputs: op.inputs.map { newID[$0] }, output: newID[op.output], scope: op.scope)
+        }
+        return Graph(values: kept, ops: renumbered, output: newID[output])
+    }
+
     /// Checks the invariants; returns a description of the first violation.
     public func validationError() -> String? {
         var produced = [Bool](repeating: false, count: values.count)
