@@ -127,12 +127,23 @@ extension Engine {
         let storage = TensorStorage(borrowing: bytes.baseAddress!, byteCount: bytes.count, owner: owner)
         var weights: [String: Tensor] = [:]
         for (t, dtype) in zip(h.tensors, dtypes) {
-            weights[t.name] = Tensor(shape: t.shape, dtype: dtype, storage: storage, byteOffset: dataStart + t.offset)
+            let stored = Tensor(shape: t.shape, dtype: dtype, storage: storage, byteOffset: dataStart + t.offset)
+            weights[t.name] = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored) : stored
         }
         var attachments: [String: [UInt8]] = [:]
         for a in h.attachments { attachments[a.name] = Array(UnsafeRawBufferPointer(start: base + a.offset, count: a.length)) }
         return Engine(config: h.modelConfig, buildConfig: h.buildConfig, maxSeqLen: h.maxSeqLen, graph: h.graph,
                       weights: weights, pluginNames: h.plugins, buildLog: h.buildLog, attachments: attachments)
+    }
+
+    /// A version-1 ``DType/q8_0x8g`` tensor (plain codes q) in the layout this version multiplies
+    /// (q + 128), copied out of the file.
+    private static func biasedQ8Codes(_ t: Tensor) -> Tensor {
+        let storage = TensorStorage(byteCount: t.byteCount) { buffer in
+            buffer.copyMemory(from: UnsafeRawBufferPointer(start: t.pointer, count: t.byteCount))
+            tllm_q8_0_x8g_flip_codes(buffer.baseAddress, Int64(t.rowCount), Int64(t.rowLength))
+        }
+        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 
     /// The configurations must be ones the Builder could have produced.

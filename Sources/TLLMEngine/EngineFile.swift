@@ -19,7 +19,7 @@ import TLLMModel
 /// ```
 ///  offset  size  field
 ///       0     8  magic "TLLMENG\0"
-///       8     4  format version (1)
+///       8     4  format version (2; version 1 stored q8_0_x8g codes unbiased, converted on load)
 ///      12     4  flags (0)
 ///      16     8  header length H
 ///      24     4  CRC-32C of the header bytes
@@ -30,8 +30,9 @@ import TLLMModel
 /// ```
 public enum EngineFileFormat {
     public static let magic: [UInt8] = Array("TLLMENG".utf8) + [0]
-    /// The version this code writes and the newest it reads.
-    public static let version: UInt32 = 1
+    /// The version this code writes and the newest it reads. Version 2 stores ``DType/q8_0x8g``
+    /// codes biased (q + 128); a version-1 file's such tensors are converted into memory on load.
+    public static let version: UInt32 = 2
     static let prefixSize = 32
     static let dataAlignment = 4096
     static let tensorAlignment = 64

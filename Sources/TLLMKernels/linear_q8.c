@@ -168,9 +168,16 @@ static x8_place row_block_place(const uint8_t *W, tllm_wtype type, int64_t N, in
     return x8_run(W + (size_t)(r * (K / 32) * x8_block_bytes(base)), base);
 }
 
+/// Flips the top bit of each of the 4 code bytes at `p`: Q8_0's q ⇄ q + 128 (the grouped layout's
+/// biased codes, tllm_kernels.h).
+static void flip_q8_codes(uint8_t *p) {
+    for (int j = 0; j < 4; j++) p[j] ^= 0x80;
+}
+
 /// Copies between GGUF rows w[0 … rows) and one interleaved row block at `at` (K / 32 column
-/// blocks), in the direction `toX8` says. Packing fills rows past `rows` with zeros.
-static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_place at, int toX8) {
+/// blocks), in the direction `toX8` says; `biased`: Q8_0 codes are stored as q + 128 (the grouped
+/// layout). Packing fills rows past `rows` with zeros.
+static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_place at, int toX8, int biased) {
     const int64_t nb = K / 32, bytes = (int64_t)tllm_row_bytes(type, 32);
     const int groups = x8_code_vectors(type), halves = (int)(x8_header_bytes(type) / 16);
 #define MOVE(a, c, n) (toX8 ? memcpy(a, c, n) : memcpy(c, a, n))
@@ -185,7 +192,10 @@ static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_
             }
             uint8_t *src = w[r] + b * bytes;
             for (int h = 0; h < halves; h++) MOVE(head + 16 * h + 2 * r, src + 2 * h, 2);   // d, then m
-            for (int g = 0; g < groups; g++) MOVE(codes + g * at.gStride + 4 * r, src + 2 * halves + 4 * g, 4);
+            for (int g = 0; g < groups; g++) {
+                MOVE(codes + g * at.gStride + 4 * r, src + 2 * halves + 4 * g, 4);
+                if (biased) flip_q8_codes(toX8 ? codes + g * at.gStride + 4 * r : src + 2 * halves + 4 * g);
+            }
         }
     }
 #undef MOVE
@@ -193,7 +203,7 @@ static void move_x8(uint8_t *const *w, int rows, tllm_wtype type, int64_t K, x8_
 
 /// Lays out rows w[0 … rows) of GGUF blocks as one interleaved 8-row block run (scratch for 3+ tokens).
 static void prepare_x8(const uint8_t *const *w, int rows, tllm_wtype type, int64_t K, uint8_t *prep) {
-    move_x8((uint8_t *const *)w, rows, type, K, x8_run(prep, type), 1);   // reads w only
+    move_x8((uint8_t *const *)w, rows, type, K, x8_run(prep, type), 1, 0);   // reads w only
 }
 
 /// tllm_repack_x8, tllm_repack_x8g and tllm_unpack_x8: every 8 rows of a matrix, one row block
@@ -205,7 +215,7 @@ static void move_matrix_x8(tllm_wtype type, uint8_t *rows, int64_t N, int64_t K,
         const int count = N - r0 < 8 ? (int)(N - r0) : 8;
         uint8_t *w[8];
         for (int r = 0; r < count; r++) w[r] = rows + (size_t)(r0 + r) * rowBytes;
-        move_x8(w, count, base, K, row_block_place(x8, type, N, K, r0 / 8), toX8);
+        move_x8(w, count, base, K, row_block_place(x8, type, N, K, r0 / 8), toX8, type == TLLM_Q8_0_X8G);
     }
 }
 
@@ -224,7 +234,10 @@ void tllm_matrix_row(const void *W, tllm_wtype type, int64_t N, int64_t K, int64
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = at.base + b * at.bStride;
         for (int h = 0; h < halves; h++) memcpy(block + 2 * h, blk + at.header + 16 * h + 2 * r, 2);
-        for (int g = 0; g < groups; g++) memcpy(block + 2 * halves + 4 * g, blk + at.code + g * at.gStride + 4 * r, 4);
+        for (int g = 0; g < groups; g++) {
+            memcpy(block + 2 * halves + 4 * g, blk + at.code + g * at.gStride + 4 * r, 4);
+            if (type == TLLM_Q8_0_X8G) flip_q8_codes(block + 2 * halves + 4 * g);
+        }
         tllm_dequantize_row(base, block, dst + 32 * b, 32);
     }
 }
@@ -255,6 +268,16 @@ void tllm_repack_x8g(tllm_wtype base, const void *src, int64_t N, int64_t K, voi
 
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst) {
     move_matrix_x8(type, dst, N, K, (uint8_t *)src, 0);   // reads src only
+}
+
+void tllm_q8_0_x8g_flip_codes(void *W, int64_t N, int64_t K) {
+    const int groups = x8_code_vectors(TLLM_Q8_0);
+    for (int64_t r = 0; r < (N + 7) / 8; r++) {
+        const x8_place at = row_block_place((const uint8_t *)W, TLLM_Q8_0_X8G, N, K, r);
+        for (int64_t b = 0; b < K / 32; b++)
+            for (int g = 0; g < groups; g++)
+                for (int row = 0; row < 8; row++) flip_q8_codes((uint8_t *)at.base + b * at.bStride + at.code + g * at.gStride + 4 * row);
+    }
 }
 
 #if defined(__x86_64__)

@@ -8,17 +8,20 @@
 // Rebuilding every weight as fma(d, q, m) before multiplying costs more than the multiply (see
 // Docs/Performance.md). This kernel multiplies the codes themselves and applies the block scale
 // once per block, for Q4_1 (w = d·u + m), Q4_0 (w = d·(u − 8)) and Q8_0 (w = d·q = d·(u − 128)
-// with u = q + 128):
+// with u = q + 128, which the grouped Q8_0 layout stores in place of q):
 //
 //     Σ w·x = d · Σ u·x + m' · Σ x,      m' = m, −8d or −128d.
 //
 // And it makes each code a float in one bit operation: a code u kept where it lies in its dword
 // (bits pos … pos + 3, or pos … pos + 7 for Q8_0), everything else cleared, is the subnormal float
 // u · 2^(pos − 149) — exactly, so an fma with the input pre-scaled by 2^(c − pos) adds
-// u · x · 2^(c − 149), the same real number for every slot. One `and` (Q8_0: one `vpternlogd`,
-// which also adds the 128) per 8 weights, no shift, no conversion; subnormal operands cost
-// nothing on the CPUs this was measured on, and the kernel clears DAZ/FTZ while it runs (with
-// DAZ set, every code would read as zero).
+// u · x · 2^(c − 149), the same real number for every slot. One `and` per 8 weights, no shift, no
+// conversion; subnormal operands cost nothing on the CPUs this was measured on, and the kernel
+// clears DAZ/FTZ while it runs (with DAZ set, every code would read as zero). Q8_0's codes are
+// stored biased (u = q + 128) so that they too take one `and`: adding the 128 here took a second
+// operation per 8 weights, and on Zen 4 `vpternlogd` and `and` + `xor` both compete with the FMAs
+// for vector ports (the head's Q8_0 tile ran at 29 G weights/s on one core against the Q4 tiles'
+// 40; Docs/Performance.md, "Float32 decode, ninth pass").
 //
 // Preparing a token (tllm_x8f_prepare), once per call: with M the largest |x| of its K inputs,
 // c = clamp(126 − ⌊log2 M⌋, 0, 127) (126 when M is 0 or some input is Inf or NaN), so no scaled
@@ -217,7 +220,7 @@ static float code_f(uint32_t dword, int q8, int p) {
     uint32_t bits;
     if (q8) {
         const uint32_t moved = p % 4 < 2 ? dword : dword >> 16, j = (uint32_t)(p % 2);
-        bits = (moved & (0xffu << 8 * j)) ^ (0x80u << 8 * j);
+        bits = moved & (0xffu << 8 * j);   // the stored code is already u = q + 128
     } else {
         const int n = p % 8;
         bits = n < 5 ? dword & (0xfu << 4 * n) : (dword >> 12) & (0xfu << (4 * n - 12));
@@ -259,28 +262,16 @@ static void dots_scalar(const uint8_t *group, int R, int i0, int kind, int64_t K
 
 // ---- AVX2 and AVX-512VL: decode tiles and prefill panels ---------------------------------------
 // One ymm holds a row block's 8 rows; its 8 code dwords of a group give P slots' f vectors (keep
-// the slot's bits; Q8_0 also flips the byte's top bit to add 128), each meeting the broadcast
-// input of its slot. The kernels are compiled twice (linear_x8_tile.h): AVX2 with and (+ xor),
-// AVX-512VL with one vpternlogd for Q8_0 and 32 registers for wider tiles. Same bits either way.
+// the slot's bits), each meeting the broadcast input of its slot. The kernels are compiled twice
+// (linear_x8_tile.h): AVX2, and AVX-512VL with 32 registers for wider tiles. Same bits either way.
 
 #if defined(__x86_64__)
 TLLM_AVX2 static inline __m256 code_f_avx2(__m256i v, const int q8, const int p) {
-    if (!q8) {
-        const int n = p % 8;
-        return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)(0xfu << (n < 5 ? 4 * n : 4 * n - 12)))));
-    }
-    const int j = p % 2;
-    return _mm256_castsi256_ps(_mm256_xor_si256(_mm256_and_si256(v, _mm256_set1_epi32((int)(0xffu << 8 * j))),
-                                                _mm256_set1_epi32((int)(0x80u << 8 * j))));
+    const uint32_t mask = q8 ? 0xffu << 8 * (p % 2) : 0xfu << (p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12);
+    return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)mask)));
 }
 
-TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const int p) {
-    if (!q8) return code_f_avx2(v, q8, p);
-    const int j = p % 2;
-    // (v & mask) ^ top
-    return _mm256_castsi256_ps(_mm256_ternarylogic_epi32(v, _mm256_set1_epi32((int)(0xffu << 8 * j)),
-                                                         _mm256_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
-}
+TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const int p) { return code_f_avx2(v, q8, p); }
 
 /// Asks for the column block `ahead` on from `blk` (bStride bytes each, a whole number of cache
 /// lines in a full group) to be brought into L2. The hardware prefetcher alone leaves the two
@@ -360,13 +351,8 @@ PANEL_FN(avx512, 1, 6)
 // registers. Same float operations per output as everywhere else.
 
 TLLM_AVX512 static inline __attribute__((always_inline)) __m512 code_f_pair(__m512i v, const int q8, const int p) {
-    if (!q8) {
-        const int n = p % 8;
-        return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)(0xfu << (n < 5 ? 4 * n : 4 * n - 12)))));
-    }
-    const int j = p % 2;
-    return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(v, _mm512_set1_epi32((int)(0xffu << 8 * j)),
-                                                         _mm512_set1_epi32((int)(0x80u << 8 * j)), 0x6A));
+    const uint32_t mask = q8 ? 0xffu << 8 * (p % 2) : 0xfu << (p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12);
+    return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)mask)));
 }
 
 /// d and m' of a column block for row blocks i (low lanes) and i + 1 (high lanes), their headers

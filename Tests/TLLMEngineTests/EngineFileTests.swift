@@ -114,7 +114,7 @@ struct EngineFileTests {
         ("cut inside the prefix", .truncated, { Array($0.prefix(20)) }),
         ("wrong magic", .badMagic, { var b = $0; b[0] = UInt8(ascii: "X"); return b }),
         ("a GGUF file", .badMagic, { var b = $0; b.replaceSubrange(0..<4, with: Array("GGUF".utf8)); return b }),
-        ("newer version", .unsupportedVersion, { var b = $0; EngineBytes.put(&b, 8, UInt32(2)); return b }),
+        ("newer version", .unsupportedVersion, { var b = $0; EngineBytes.put(&b, 8, EngineFileFormat.version + 1); return b }),
         ("version 0", .unsupportedVersion, { var b = $0; EngineBytes.put(&b, 8, UInt32(0)); return b }),
         ("absurd header length", .badHeaderLength, { var b = $0; EngineBytes.put(&b, 16, UInt64(1) << 40); return b }),
         ("header longer than the file", .truncated, { var b = $0; EngineBytes.put(&b, 16, UInt64(b.count)); return b }),
@@ -163,6 +163,41 @@ struct EngineFileTests {
         // 11 checkpoint weights, Q, K and V stacked into one: 9.
         try withEngine(Self.tinyEngine) { #expect($0.weights.count == 9) }
         try withEngine(EngineBytes.editingHeader(Self.tinyEngine) { _ in }) { #expect($0.weights.count == 9) }
+    }
+
+    @Test("A version-1 file's q8_0_x8g tensor, stored with plain codes, loads converted to the biased ones: the same weights")
+    func version1GroupedQ8IsConverted() throws {
+        let built = try Builder.build(try TestModels.tiny(), BuildConfig(maxSeqLen: 64))
+        let (n, k) = (built.weights["token_embd.weight"]!.shape[0], built.weights["token_embd.weight"]!.shape[1])
+        // Random GGUF Q8_0 rows (d = 0.01), stored grouped as this version stores them.
+        var rng = SplitMix64(seed: 5)
+        let d = Float16(0.01).bitPattern
+        let gguf = (0..<n * k / 32).flatMap { _ in [UInt8(d & 0xff), UInt8(d >> 8)] + (0..<32).map { _ in UInt8.random(in: 0...255, using: &rng) } }
+        let grouped = Tensor(shape: [n, k], dtype: .q8_0x8g, storage: TensorStorage(byteCount: gguf.count) { b in
+            gguf.withUnsafeBytes { tllm_repack_x8g(TLLM_Q8_0, $0.baseAddress, Int64(n), Int64(k), b.baseAddress) }
+        })
+        var weights = built.weights
+        weights["token_embd.weight"] = grouped
+        let engine = Engine(config: built.config, buildConfig: built.buildConfig, maxSeqLen: built.maxSeqLen, graph: built.graph,
+                            weights: weights, pluginNames: built.pluginNames, buildLog: [])
+        let current = engine.serializedBytes()
+        let expected = Tensor(shape: [n, k], dtype: .q8_0, storage: TensorStorage(byteCount: gguf.count) { b in
+            gguf.withUnsafeBytes { b.copyMemory(from: $0) }
+        }).floats()
+        #expect(grouped.floats() == expected)
+        try withEngine(current) { #expect($0.weights["token_embd.weight"]!.floats() == expected) }
+        // The same file as version 1 wrote it: plain codes, their checksum, version 1.
+        let json = try JSONSerialization.jsonObject(with: Data(current[EngineBytes.headerRange(current)])) as! [String: Any]
+        let tensors = json["tensors"] as! [[String: Any]]
+        let index = tensors.firstIndex { $0["name"] as? String == "token_embd.weight" }!
+        let start = EngineBytes.dataStart(headerEnd: EngineBytes.headerRange(current).upperBound) + (tensors[index]["offset"] as! Int)
+        var old = current
+        old.withUnsafeMutableBytes { tllm_q8_0_x8g_flip_codes($0.baseAddress! + start, Int64(n), Int64(k)) }
+        #expect(old != current)
+        let crc = old[start ..< start + grouped.byteCount].withUnsafeBytes { tllm_crc32c(0, $0.baseAddress, $0.count) }
+        old = EngineBytes.editingHeader(old) { EngineBytes.editTensor(&$0, index, "crc32c", crc) }
+        EngineBytes.put(&old, 8, UInt32(1))
+        try withEngine(old) { #expect($0.weights["token_embd.weight"]!.floats() == expected) }
     }
 
     @Test("10,000 random flips, byte writes and truncations of a real engine file never crash the reader or loader")

@@ -40,7 +40,9 @@ typedef enum {
     /// after another, each R · (18, 20 or 34) · 8 bytes in the order the kernels read them: code
     /// vector 0 (the 32 bytes at `header + 32g` above, g = 0) of row blocks 0 … R−1, then vector 1
     /// of each, …, then the R scale headers. So a kernel covering a group reads it front to back.
-    /// Same size as the GGUF rows; the row count must be a multiple of 8.
+    /// Q8_0_X8G stores each code biased, q + 128 as an unsigned byte (the top bit flipped), so the
+    /// float32 kernel turns it into a float with one `and`. Same size as the GGUF rows; the row
+    /// count must be a multiple of 8.
     TLLM_Q4_0_X8G = 14,
     TLLM_Q4_1_X8G = 15,
     TLLM_Q8_0_X8G = 16,
@@ -91,6 +93,9 @@ void tllm_repack_x8g(tllm_wtype base, const void *src, int64_t N, int64_t K, voi
 /// The inverse of tllm_repack_x8 and tllm_repack_x8g: `type` is an _X8 or _X8G type, `dst`
 /// receives GGUF rows.
 void tllm_unpack_x8(tllm_wtype type, const void *src, int64_t N, int64_t K, void *dst);
+/// Flips the top bit of every code of a Q8_0_X8G matrix (N rows of K) in place: turns the plain
+/// codes q that engine files of format version 1 hold into the biased q + 128 stored now.
+void tllm_q8_0_x8g_flip_codes(void *W, int64_t N, int64_t K);
 /// Row `row` of a matrix of N rows of K elements in `type`, interleaved types included,
 /// dequantized exactly into dst (an embedding lookup).
 void tllm_matrix_row(const void *W, tllm_wtype type, int64_t N, int64_t K, int64_t row, float *dst);
