@@ -76,6 +76,8 @@ struct Build: ParsableCommand {
         print("  activations    \(q.activations.rawValue)\(q.activations == .int8 ? " (W4A8: int8 per 32 values into the Q4/Q8 linears)" : "")")
         print("  kv cache       \(b.kvCacheDType.rawValue)")
         print("  plugins        \(final.pluginNames.isEmpty ? "none" : final.pluginNames.joined(separator: ", "))")
+        let fused = final.buildLog.filter { $0.hasPrefix("Fused QKV") || $0.hasPrefix("QKV not fused") }
+        print("  fusion         \(!b.fuseQKV ? "off (--no-fuse-qkv)" : fused.isEmpty ? "no attention plugin to fuse Q, K and V for" : fused.joined(separator: "; "))")
         print("  limits         max_batch_size \(b.maxBatchSize), max_seq_len \(final.maxSeqLen), max_num_tokens \(b.maxNumTokens)")
         print("  file           \(mib(fileBytes)), \(final.weights.count) tensors with CRC-32C, tokenizer \(final.attachments.isEmpty ? "not included" : "included")")
         print("  time           \(seconds(end - start)) (build \(seconds(afterBuild - start)), write \(seconds(end - afterBuild)))")

@@ -12,7 +12,8 @@ struct BuildToolTests {
         defer { try? FileManager.default.removeItem(atPath: output) }
         let build = try runTool("trtllm-build", ["--checkpoint", model, "--output", output, "--max-seq-len", "512"])
         #expect(build.status == 0, "\(build.stderr)")
-        for field in ["Built engine:", "quantization   gguf_native", "plugins        GPTAttentionPlugin", "tokenizer included"] {
+        for field in ["Built engine:", "quantization   gguf_native", "plugins        GPTAttentionPlugin",
+                      "fusion         Fused QKV: 30 attention projections into one linear each", "tokenizer included"] {
             #expect(build.stdout.contains(field), "summary lacks \(field): \(build.stdout)")
         }
         let verify = try runTool("trtllm-build", ["verify", output])
@@ -25,6 +26,10 @@ struct BuildToolTests {
         let fromGGUF = try runTool("trtllm-eval", ["logits", "--model", model, "--ids-file", ids.path])
         #expect(fromEngine.status == 0, "\(fromEngine.stderr)")
         #expect(fromEngine.stdout == fromGGUF.stdout)
+        // Q, K and V as three linears give the same logits, printed digit for digit.
+        let unfused = try runTool("trtllm-eval", ["logits", "--model", model, "--ids-file", ids.path, "--no-fuse-qkv"])
+        #expect(unfused.status == 0, "\(unfused.stderr)")
+        #expect(unfused.stdout == fromGGUF.stdout)
 
         // A flipped byte in the tensor data is found by verify and named by code.
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))
