@@ -141,11 +141,13 @@ static void peak_run(void *p) { tllm_parallel_for(tllm_num_threads(), peak_task,
 // ---- Kernels ----------------------------------------------------------------------------------
 
 enum { HIDDEN = 576, MLP = 1536, HEADS = 9, KV_HEADS = 3, HEAD_DIM = 64, VOCAB = 49152, LAYERS = 30 };
+/// Rows of a layer's stacked Q, K and V (the engine's fused QKV linear).
+enum { QKV = HIDDEN + 2 * KV_HEADS * HEAD_DIM };
 
 /// One decode step's distinct weights: per layer q, k, v, o, gate, up, down; then the LM head.
 typedef struct {
     tllm_wtype type, headType;
-    void *q[LAYERS], *k[LAYERS], *v[LAYERS], *o[LAYERS], *gate[LAYERS], *up[LAYERS], *down[LAYERS], *head;
+    void *qkv[LAYERS], *o[LAYERS], *gate[LAYERS], *up[LAYERS], *down[LAYERS], *head;
     int64_t T;
     /// float32 inputs, or int8 (W4A8, the opt-in `--activation int8`).
     tllm_input_type input;
@@ -172,17 +174,13 @@ static void *as_built(void *w, tllm_wtype *type, int64_t N, int64_t K, tllm_inpu
 static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64_t T, tllm_input_type input) {
     c->type = type; c->headType = headType; c->T = T; c->input = input;
     for (int l = 0; l < LAYERS; l++) {
-        c->q[l] = random_weights(type, HIDDEN, HIDDEN);
-        c->k[l] = random_weights(type, KV_HEADS * HEAD_DIM, HIDDEN);
-        c->v[l] = random_weights(type, KV_HEADS * HEAD_DIM, HIDDEN);
+        c->qkv[l] = random_weights(type, QKV, HIDDEN);
         c->o[l] = random_weights(type, HIDDEN, HIDDEN);
         c->gate[l] = random_weights(type, MLP, HIDDEN);
         c->up[l] = random_weights(type, MLP, HIDDEN);
         c->down[l] = random_weights(type, HIDDEN, MLP);
         tllm_wtype t = type;
-        c->q[l] = as_built(c->q[l], &t, HIDDEN, HIDDEN, input); t = type;
-        c->k[l] = as_built(c->k[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
-        c->v[l] = as_built(c->v[l], &t, KV_HEADS * HEAD_DIM, HIDDEN, input); t = type;
+        c->qkv[l] = as_built(c->qkv[l], &t, QKV, HIDDEN, input); t = type;
         c->o[l] = as_built(c->o[l], &t, HIDDEN, HIDDEN, input); t = type;
         c->gate[l] = as_built(c->gate[l], &t, MLP, HIDDEN, input); t = type;
         c->up[l] = as_built(c->up[l], &t, MLP, HIDDEN, input); t = type;
@@ -190,14 +188,14 @@ static void model_init(model_ctx *c, tllm_wtype type, tllm_wtype headType, int64
         c->type = t;
     }
     c->head = as_built(random_weights(headType, VOCAB, HIDDEN), &c->headType, VOCAB, HIDDEN, input);
-    c->x = random_floats(T * HIDDEN); c->y = random_floats(T * HIDDEN);
+    c->x = random_floats(T * HIDDEN); c->y = random_floats(T * QKV);
     c->xm = random_floats(T * MLP); c->ym = random_floats(T * MLP);
     c->logits = alloc((size_t)VOCAB * 4);
 }
 
 static void model_free(model_ctx *c) {
     for (int l = 0; l < LAYERS; l++) {
-        free(c->q[l]); free(c->k[l]); free(c->v[l]); free(c->o[l]); free(c->gate[l]); free(c->up[l]); free(c->down[l]);
+        free(c->qkv[l]); free(c->o[l]); free(c->gate[l]); free(c->up[l]); free(c->down[l]);
     }
     free(c->head); free(c->x); free(c->y); free(c->xm); free(c->ym); free(c->logits);
 }
@@ -213,15 +211,14 @@ static double model_flops(const model_ctx *c, int withHead) {
     return (double)c->T * (per * LAYERS + (withHead ? 2.0 * HIDDEN * VOCAB : 0));
 }
 
-/// Every linear of a decode step in model order (the gated MLP as one kernel), then the head.
+/// Every linear of a decode step in model order, as the default engine runs them (Q, K and V
+/// stacked into one, the gated MLP as one kernel, residuals in the epilogues), then the head.
 static void model_run(void *p) {
     model_ctx *c = p;
     int64_t T = c->T;
     tllm_input_type in = c->input;
     for (int l = 0; l < LAYERS; l++) {
-        tllm_linear_fused(c->q[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
-        tllm_linear_fused(c->k[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
-        tllm_linear_fused(c->v[l], c->type, KV_HEADS * HEAD_DIM, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, HIDDEN);
+        tllm_linear_fused(c->qkv[l], c->type, QKV, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, NULL, 0, c->y, QKV);
         tllm_linear_fused(c->o[l], c->type, HIDDEN, HIDDEN, c->x, HIDDEN, T, in, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);
         tllm_gated_linear(c->gate[l], c->type, c->up[l], c->type, MLP, HIDDEN, c->x, HIDDEN, T, in, NULL, NULL, c->xm, MLP);
         tllm_linear_fused(c->down[l], c->type, HIDDEN, MLP, c->xm, MLP, T, in, NULL, TLLM_ACT_NONE, c->x, HIDDEN, c->y, HIDDEN);

@@ -22,18 +22,20 @@ struct Options: ParsableArguments {
         from minute to minute); prints each setting's median time per token.
         """)
     var abPrefetch: String?
-    @Flag(inversion: .prefixedNo, help: "Fuse each attention's Q, K and V projections into one linear (the default build).")
-    var fuseQkv = true
-    @Flag(help: """
-        Compare Q, K and V as three linears (A) against one fused linear (B) in tg: two engines over         the same weights file, tokens alternating between them; prints each one's median time per token.
+    @Flag(name: .customLong("fuse-qkv"), inversion: .prefixedNo,
+          help: "Fuse each attention's Q, K and V projections into one linear (the default build).")
+    var fuseQKV = true
+    @Flag(name: .customLong("ab-fuse-qkv"), help: """
+        Compare Q, K and V as three linears (A) against one fused linear (B) in tg: two engines over \
+        the same weights file, tokens alternating between them; prints each one's median time per token.
         """)
-    var abFuseQkv = false
+    var abFuseQKV = false
 
     func validate() throws {
         if let abPrefetch, Self.prefetchPair(abPrefetch) == nil {
             throw ValidationError("--ab-prefetch takes two column-block counts, 0 or more, e.g. 0,4 (got '\(abPrefetch)')")
         }
-        if abPrefetch != nil && abFuseQkv { throw ValidationError("--ab-prefetch and --ab-fuse-qkv are two different comparisons; pick one") }
+        if abPrefetch != nil && abFuseQKV { throw ValidationError("--ab-prefetch and --ab-fuse-qkv are two different comparisons; pick one") }
     }
 
     /// "A,B" as two settings, or nil.
@@ -56,9 +58,9 @@ let gguf = try GGUFFile(path: options.model.model)
                                       BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1),
                                                   quantization: QuantConfig(activations: options.activation), fuseQKV: fuseQKV)))
 }
-let engine = try buildEngine(fuseQKV: options.fuseQkv && !options.abFuseQkv)
+let engine = try buildEngine(fuseQKV: options.fuseQKV && !options.abFuseQKV)
 /// --ab-fuse-qkv: the engine each setting decodes with (A: three linears, B: fused).
-let abEngines = options.abFuseQkv ? [engine, try buildEngine(fuseQKV: true)] : []
+let abEngines = options.abFuseQKV ? [engine, try buildEngine(fuseQKV: true)] : []
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: options.pp + options.tg + 64, enableBlockReuse: false),
                             numLayers: engine.engine.config.numHiddenLayers, kvDim: engine.engine.config.kvDim)
 let vocab = Int32(engine.engine.config.vocabSize)

@@ -10,74 +10,95 @@ import TLLMPlugin
 
 enum QKVFusionPass {
     /// Rewrites every GPTAttention plugin op whose three inputs are projections of one input (linears,
-    /// or plain GemmPlugin ops), read by nothing else, with weights (and biases, all or none) that stack: the three ops become one
-    /// linear writing `[q | k | v]`, which the plugin reads packed. Every output element keeps its
-    /// arithmetic, so the logits keep their bits. Returns the graph, the weights (stacked ones added,
-    /// ones no op reads any more dropped) and log lines.
+    /// or plain GemmPlugin ops), read by nothing else, with weights (and biases, all or none) that
+    /// stack: the three ops become one, of their kind, writing `[q | k | v]`, which the plugin reads
+    /// packed. Every output element keeps its arithmetic, so the logits keep their bits. Returns the
+    /// graph, the weights (stacked ones added, ones no op reads any more dropped) and log lines.
     static func run(_ graph: Graph, weights: [String: Tensor]) -> (graph: Graph, weights: [String: Tensor], log: [String]) {
-        let view = GraphView(graph)
-        let attentionPlugin = GPTAttentionPlugin().name
         var weights = weights
-        var values = graph.values
-        var removed = Set<Int>()
-        var fusedAt: [Int: GraphOp] = [:]   // keyed by the index of the last of the three projections
-        var rewiredInputs: [Int: [ValueID]] = [:]   // attention op index → its new inputs
-        var skipped: [String] = []
+        let (fusions, skipped) = plan(graph, weights: &weights)
+        var log = skipped.map { "QKV not fused at \($0)" }
+        guard !fusions.isEmpty else { return (graph, weights, log) }
+        let fused = rewrite(graph, fusions)
+        let read = Set(fused.weightNames)
+        for name in Set(graph.weightNames).subtracting(read) { weights[name] = nil }
+        log.append("Fused QKV: \(fusions.count) attention projections into one linear each")
+        return (fused, weights, log)
+    }
+
+    /// One attention's fusion: the three projection ops it replaces and the stacked op's kind.
+    struct Fusion {
+        let attention: Int
+        let projections: [Int]
+        let kind: OpKind
+        let width: Int
+    }
+
+    /// Finds the fusions, adding each stacked weight (and bias) to `weights`; also says, for each
+    /// attention whose projections could not be stacked, where and why.
+    static func plan(_ graph: Graph, weights: inout [String: Tensor]) -> (fusions: [Fusion], skipped: [String]) {
+        let view = GraphView(graph)
+        var fusions: [Fusion] = [], skipped: [String] = []
         for (index, op) in graph.ops.enumerated() {
-            guard case .plugin(attentionPlugin, _) = op.kind, op.inputs.count == 3 else { continue }
+            guard case .plugin(GPTAttentionPlugin().name, _) = op.kind, op.inputs.count == 3 else { continue }
+            let producers = op.inputs.compactMap { view.producer(of: $0, onlyReadBy: index) }
+            let parts = producers.compactMap { Projection(view[$0]) }
+            guard parts.count == 3, Set(producers.map { view[$0].inputs }).count == 1,
+                  Set(parts.map(\.isGemmPlugin)).count == 1 else { continue }
             let scope = op.scope.isEmpty ? "model" : op.scope
-            var producers: [Int] = [], names: [String] = [], biases: [String?] = [], gemm: [Bool] = []
-            for value in op.inputs {
-                guard let p = view.producer(of: value, onlyReadBy: index), let projection = Projection(view[p]) else { break }
-                producers.append(p)
-                names.append(projection.weight)
-                biases.append(projection.bias)
-                gemm.append(projection.isGemmPlugin)
+            let names = parts.map(\.weight), biases = parts.compactMap(\.bias)
+            let fusedName = stackedName(names), biasName = biases.isEmpty ? nil : stackedName(biases)
+            if let taken = [fusedName, biasName].compactMap({ $0 }).first(where: { weights[$0] != nil }) {
+                skipped.append("\(scope) (the stacked name \(taken) is taken)")
+                continue
             }
-            guard producers.count == 3, Set(producers.map { view[$0].inputs }).count == 1, Set(gemm).count == 1 else { continue }
-            let fusedName = stackedName(names)
-            guard names.allSatisfy({ weights[$0] != nil }), weights[fusedName] == nil,
-                  let stacked = Tensor.concatenatingRows(names.map { weights[$0]! }) else {
+            guard names.allSatisfy({ weights[$0] != nil }), let stacked = Tensor.concatenatingRows(names.map { weights[$0]! }) else {
                 skipped.append("\(scope) (\(names.map { weights[$0]?.dtype.rawValue ?? "missing" }.joined(separator: ", ")) weights do not stack)")
                 continue
             }
-            var fusedBias: String?
-            if biases.contains(where: { $0 != nil }) {
-                let tensors = biases.compactMap { $0.flatMap { weights[$0] } }
-                let name = stackedName(biases.compactMap { $0 })
-                guard tensors.count == 3, weights[name] == nil, let bias = Tensor.concatenatingRows(tensors) else {
+            var bias: Tensor?
+            if biasName != nil {
+                guard biases.count == 3, biases.allSatisfy({ weights[$0] != nil }),
+                      let stackedBias = Tensor.concatenatingRows(biases.map { weights[$0]! }) else {
                     skipped.append("\(scope) (biases do not stack)")
                     continue
                 }
-                weights[name] = bias
-                fusedBias = name
+                bias = stackedBias
             }
             weights[fusedName] = stacked
-            let qkv = values.count
-            values.append(GraphValue(name: "qkv", width: stacked.shape[0], rows: .tokens))
-            let last = producers.max()!
-            fusedAt[last] = GraphOp(kind: Projection.kind(weight: fusedName, bias: fusedBias, gemmPlugin: gemm[0]),
-                                    inputs: view[last].inputs, output: qkv, scope: view[last].scope)
-            removed.formUnion(producers)
-            rewiredInputs[index] = [qkv]
+            if let biasName { weights[biasName] = bias }
+            fusions.append(Fusion(attention: index, projections: producers,
+                                  kind: Projection.kind(weight: fusedName, bias: biasName, gemmPlugin: parts[0].isGemmPlugin),
+                                  width: stacked.shape[0]))
         }
-        var log = skipped.map { "QKV not fused at \($0)" }
-        guard !fusedAt.isEmpty else { return (graph, weights, log) }
+        return (fusions, skipped)
+    }
+
+    /// `graph` with each fusion's projections replaced by its stacked op, placed where the last of
+    /// them was (their shared input is ready before any of them; the attention comes after all),
+    /// writing a new value the attention reads; values no op produces any more are dropped.
+    static func rewrite(_ graph: Graph, _ fusions: [Fusion]) -> Graph {
+        var values = graph.values
+        var stackedAt: [Int: GraphOp] = [:], packedInput: [Int: ValueID] = [:]
+        for fusion in fusions {
+            let last = fusion.projections.max()!
+            let qkv = values.count
+            values.append(GraphValue(name: "\(graph.ops[last].scope).qkv", width: fusion.width, rows: .tokens))
+            stackedAt[last] = GraphOp(kind: fusion.kind, inputs: graph.ops[last].inputs, output: qkv, scope: graph.ops[last].scope)
+            packedInput[fusion.attention] = qkv
+        }
+        let removed = Set(fusions.flatMap(\.projections))
         var ops: [GraphOp] = []
         for (i, op) in graph.ops.enumerated() {
-            if let fused = fusedAt[i] {
-                ops.append(fused)
+            if let stacked = stackedAt[i] {
+                ops.append(stacked)
             } else if !removed.contains(i) {
                 var op = op
-                if let inputs = rewiredInputs[i] { op.inputs = inputs }
+                if let qkv = packedInput[i] { op.inputs = [qkv] }
                 ops.append(op)
             }
         }
-        let fused = Graph(values: values, ops: ops, output: graph.output).droppingUnproducedValues()
-        let read = Set(fused.weightNames)
-        for name in Set(graph.weightNames).subtracting(read) { weights[name] = nil }
-        log.append("Fused QKV: \(fusedAt.count) attention projections into one linear each")
-        return (fused, weights, log)
+        return Graph(values: values, ops: ops, output: graph.output).droppingUnproducedValues()
     }
 
     /// A projection the pass can stack: a `linear` op, or the GemmPlugin op that replaced one

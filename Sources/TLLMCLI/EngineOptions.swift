@@ -22,8 +22,9 @@ public struct EngineOptions: ParsableArguments {
     @Option(name: .long, help: "Plugins: all, none, or a comma-separated list of the ones to use (\(PluginRegistry.shared.names.joined(separator: ", "))).")
     public var plugins: String = "all"
 
-    @Flag(name: .long, inversion: .prefixedNo, help: "Fuse each attention's Q, K and V projections into one linear (same results; needs GPTAttentionPlugin).")
-    public var fuseQkv = true
+    @Flag(name: .customLong("fuse-qkv"), inversion: .prefixedNo,
+          help: "Fuse each attention's Q, K and V projections into one linear (same results; needs GPTAttentionPlugin).")
+    public var fuseQKV = true
 
     public init() {}
 
@@ -81,7 +82,7 @@ public struct EngineOptions: ParsableArguments {
         let (plugins, pluginDefault) = try pluginSettings()
         return BuildConfig(maxBatchSize: maxBatchSize, maxSeqLen: maxSeqLen, maxNumTokens: maxNumTokens, maxInputLen: maxInputLen,
                            plugins: plugins, pluginDefault: pluginDefault, quantization: quantConfig, kvCacheDType: kvCacheDType,
-                           fuseQKV: fuseQkv)
+                           fuseQKV: fuseQKV)
     }
 }
 

@@ -271,8 +271,6 @@ TLLM_AVX2 static inline __m256 code_f_avx2(__m256i v, const int q8, const int p)
     return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)mask)));
 }
 
-TLLM_AVX512 static inline __m256 code_f_avx512(__m256i v, const int q8, const int p) { return code_f_avx2(v, q8, p); }
-
 /// Asks for the column block `ahead` on from `blk` (bStride bytes each, a whole number of cache
 /// lines in a full group) to be brought into L2. The hardware prefetcher alone leaves the two
 /// threads' streams short of DRAM's rate; `prefetcht0` (into L1) made decode slower
@@ -294,7 +292,7 @@ static inline __attribute__((always_inline)) void x8_prefetch_ahead(const uint8_
 #include "linear_x8_tile.h"
 
 #define X8F_ATTR TLLM_AVX512
-#define X8F_CODE code_f_avx512
+#define X8F_CODE code_f_avx2
 #define X8F_SCALES scales_avx512
 #define X8F_ADVANCE advance_avx512
 #define X8F_TILE tile_avx512

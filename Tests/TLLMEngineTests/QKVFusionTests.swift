@@ -84,16 +84,23 @@ struct QKVFusionTests {
         let noPlugin = try Builder.build(model, BuildConfig(plugins: ["GPTAttentionPlugin": false]))
         #expect(!noPlugin.buildLog.contains { $0.hasPrefix("Fused QKV") })
         #expect(noPlugin.weights["blk.0.attn_q.weight"] != nil && noPlugin.weights["blk.0.attn_qkv.weight"] == nil)
-        // Q stored grouped with 32 rows (half a group) cannot have K's rows appended.
+        // Grouped Q4_1 Q, K and V: K's 32 rows are half a group, so V's rows cannot be appended.
         let built = try Builder.build(model, BuildConfig(fuseQKV: false))
         var weights = built.weights
-        let q = weights["blk.0.attn_q.weight"]!
-        let grouped = TensorStorage(byteCount: DType.q4_1x8g.byteCount(shape: [32, q.shape[1]])!) { _ in }
-        weights["blk.0.attn_q.weight"] = Tensor(shape: [32, q.shape[1]], dtype: .q4_1x8g, storage: grouped)
+        for part in ["q", "k", "v"] {
+            let name = "blk.0.attn_\(part).weight", shape = weights[name]!.shape
+            weights[name] = Tensor(shape: shape, dtype: .q4_1x8g,
+                                   storage: TensorStorage(byteCount: DType.q4_1x8g.byteCount(shape: shape)!) { _ in })
+        }
         let result = QKVFusionPass.run(built.graph, weights: weights)
-        #expect(result.log.contains("QKV not fused at blk.0.attn (q4_1_x8g, f32, f32 weights do not stack)"))
+        #expect(result.log.contains("QKV not fused at blk.0.attn (q4_1_x8g, q4_1_x8g, q4_1_x8g weights do not stack)"))
         #expect(result.log.contains("Fused QKV: 1 attention projections into one linear each"))
         #expect(result.weights["blk.0.attn_q.weight"] != nil && result.weights["blk.1.attn_qkv.weight"] != nil)
+        // A weight already holding the stacked name is never overwritten.
+        var clash = built.weights
+        clash["blk.1.attn_qkv.weight"] = Tensor(shape: [1], floats: [0])
+        #expect(QKVFusionPass.run(built.graph, weights: clash).log
+                    .contains("QKV not fused at blk.1.attn (the stacked name blk.1.attn_qkv.weight is taken)"))
     }
 
     @Test("The stacked weight is named by the parts' common prefix and suffix around their joined middles")
