@@ -93,7 +93,10 @@ static float f16(const uint8_t *p) {
 }
 
 /// The bit position of slot p's code within its (possibly moved) dword.
-static int slot_pos(int q8, int p) { return q8 ? 8 * (p % 2) : p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12; }
+static inline int slot_pos(int q8, int p) { return q8 ? 8 * (p % 2) : p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12; }
+
+/// The bits of slot p's code within its (possibly moved) dword: keeping only these makes its f.
+static inline uint32_t slot_mask(int q8, int p) { return (q8 ? 0xffu : 0xfu) << slot_pos(q8, p); }
 
 /// The column within its block of slot p.
 static int slot_column(int q8, int p) { return q8 ? p : 4 * (p / 8) + (p % 8) / 2 + 16 * (p % 2); }
@@ -217,14 +220,9 @@ void tllm_x8f_prepare(tllm_wtype type, const float *X, int64_t ldx, int64_t T, i
 // ---- Scalar: the definition, one output at a time ----------------------------------------------
 
 static float code_f(uint32_t dword, int q8, int p) {
-    uint32_t bits;
-    if (q8) {
-        const uint32_t moved = p % 4 < 2 ? dword : dword >> 16, j = (uint32_t)(p % 2);
-        bits = moved & (0xffu << 8 * j);   // the stored code is already u = q + 128
-    } else {
-        const int n = p % 8;
-        bits = n < 5 ? dword & (0xfu << 4 * n) : (dword >> 12) & (0xfu << (4 * n - 12));
-    }
+    // Later slots read the dword moved down, as the vector kernels do; a stored Q8_0 code is already u = q + 128.
+    const uint32_t moved = q8 ? (p % 4 < 2 ? dword : dword >> 16) : (p % 8 < 5 ? dword : dword >> 12);
+    const uint32_t bits = moved & slot_mask(q8, p);
     float f;
     memcpy(&f, &bits, 4);
     return f;
@@ -267,7 +265,7 @@ static void dots_scalar(const uint8_t *group, int R, int i0, int kind, int64_t K
 
 #if defined(__x86_64__)
 TLLM_AVX2 static inline __m256 code_f_avx2(__m256i v, const int q8, const int p) {
-    const uint32_t mask = q8 ? 0xffu << 8 * (p % 2) : 0xfu << (p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12);
+    const uint32_t mask = slot_mask(q8, p);
     return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)mask)));
 }
 
@@ -349,7 +347,7 @@ PANEL_FN(avx512, 1, 6)
 // registers. Same float operations per output as everywhere else.
 
 TLLM_AVX512 static inline __attribute__((always_inline)) __m512 code_f_pair(__m512i v, const int q8, const int p) {
-    const uint32_t mask = q8 ? 0xffu << 8 * (p % 2) : 0xfu << (p % 8 < 5 ? 4 * (p % 8) : 4 * (p % 8) - 12);
+    const uint32_t mask = slot_mask(q8, p);
     return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)mask)));
 }
 

@@ -60,15 +60,10 @@ public struct GPTAttentionPlugin: PluginBase {
         let ropeDim = f["rope_dim"]!
         let rotary = ropeDim > 0 ? RotarySpec(ropeDim: ropeDim, theta: call.fields.floats["theta"]!, neox: f["neox"] == 1) : nil
         let heads = f["heads"]!, kvHeads = f["kv_heads"]!, headDim = f["head_dim"]!
-        var q = call.inputs[0], k = q, v = q
-        if call.inputs.count == 3 {
-            k = call.inputs[1]
-            v = call.inputs[2]
-        } else {
-            // Packed [q | k | v]: column views of the one matrix.
-            let qWidth = heads * headDim, kvWidth = kvHeads * headDim
-            (q, k, v) = (q.columns(0, qWidth), q.columns(qWidth, kvWidth), q.columns(qWidth + kvWidth, kvWidth))
-        }
+        // Packed [q | k | v]: column views of the one matrix.
+        let qWidth = heads * headDim, kvWidth = kvHeads * headDim, x = call.inputs
+        let (q, k, v) = x.count == 3 ? (x[0], x[1], x[2])
+                                     : (x[0].columns(0, qWidth), x[0].columns(qWidth, kvWidth), x[0].columns(qWidth + kvWidth, kvWidth))
         call.context.backend.ropeAttention(query: q, key: k, value: v, cache: call.context.kvLayer(f["layer"]!),
                                            heads: heads, kvHeads: kvHeads, headDim: headDim, rotary: rotary,
                                            metadata: call.context.attention, into: call.output)
