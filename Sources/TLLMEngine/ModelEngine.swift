@@ -8,14 +8,17 @@ import TLLMPlugin
 public final class ModelEngine {
     public let engine: Engine
     public let backend: any Backend
-    private let steps: [Step]
+    /// Each op's forward, configured once here: a plugin's, or a graph op's on the backend.
+    private let forwards: [PluginForward]
     private let plan: ActivationPlan
     private var buffers: [UnsafeMutablePointer<Float>?]
     private var capacities: [Int]
     /// The packed batch of the current step, refilled in place every step.
     private var layout: BatchLayout
-    /// Each op's input matrices, rewritten in place every step (so no step builds an array).
-    private var operands: [[Matrix]]
+    /// Each op's input and output matrices. They depend only on the batch's token and output row
+    /// counts, so they are rebuilt (in place: no step builds an array) only when those change.
+    private var operands: [[Matrix]], outputs: [Matrix] = []
+    private var operandShape = (tokenRows: -1, outputRows: -1)
     /// The graph's wiring as flat integer arrays, so that a step reads a few cache lines per op
     /// instead of copying ops and values (their strings and arrays) out of the graph: op i's
     /// inputs are `inputValues[inputStart[i] ..< inputStart[i + 1]]`, its output `outputValue[i]`.
@@ -23,19 +26,6 @@ public final class ModelEngine {
     /// Per value: its width, and whether it has a row per token (else per output row); its buffer
     /// slot is `plan.slotOfValue`.
     private let valueWidth: [Int], valueOnTokens: [Bool]
-
-    /// An op with its weights and plugin resolved.
-    private enum Step {
-        case embedding(Tensor)
-        case positionEmbedding(Tensor)
-        case rmsNorm(Tensor, Float)
-        case layerNorm(Tensor, Tensor, Float)
-        case linear(Tensor, Tensor?)
-        case rope(heads: Int, headDim: Int, ropeDim: Int, theta: Double, neox: Bool)
-        case attention(layer: Int, heads: Int, kvHeads: Int, headDim: Int)
-        case silu, gelu, mul, add, gatherOutputRows
-        case plugin(any PluginBase, PluginFields, [Tensor])
-    }
 
     /// Prepares `engine` to run on `backend`, checking every op against its weights first.
     /// - Throws: ``EngineError`` if a weight or plugin the graph names cannot be found, or an op's
@@ -49,28 +39,12 @@ public final class ModelEngine {
         // precision to the backend (int8 for GGUF blocks in a W4A8 engine, else float32).
         let activations = engine.buildConfig.quantization.activations
         func weight(_ name: String) -> Tensor { engine.weights[name]!.multiplied(with: activations) }
-        var steps: [Step] = []
-        for op in engine.graph.ops {
-            switch op.kind {
-            case .embedding(let w): steps.append(.embedding(weight(w)))
-            case .positionEmbedding(let w): steps.append(.positionEmbedding(weight(w)))
-            case .rmsNorm(let w, let eps): steps.append(.rmsNorm(weight(w), eps))
-            case .layerNorm(let w, let b, let eps): steps.append(.layerNorm(weight(w), weight(b), eps))
-            case .linear(let w, let b): steps.append(.linear(weight(w), b.map(weight)))
-            case let .rope(heads, headDim, ropeDim, theta, neox):
-                steps.append(.rope(heads: heads, headDim: headDim, ropeDim: ropeDim, theta: theta, neox: neox))
-            case let .attention(layer, heads, kvHeads, headDim):
-                steps.append(.attention(layer: layer, heads: heads, kvHeads: kvHeads, headDim: headDim))
-            case .silu: steps.append(.silu)
-            case .gelu: steps.append(.gelu)
-            case .mul: steps.append(.mul)
-            case .add: steps.append(.add)
-            case .gatherOutputRows: steps.append(.gatherOutputRows)
-            case let .plugin(name, fields):
-                steps.append(.plugin(plugins.plugin(named: name)!, fields, fields.weights.map(weight)))
+        forwards = engine.graph.ops.map { op in
+            if case let .plugin(name, fields) = op.kind {
+                return plugins.plugin(named: name)!.configure(fields: fields, weights: fields.weights.map(weight))
             }
+            return Self.forward(of: op.kind, weight: weight)
         }
-        self.steps = steps
         plan = ActivationPlan(engine.graph)
         let graph = engine.graph
         inputStart = graph.ops.reduce(into: [0]) { starts, op in starts.append(starts.last! + op.inputs.count) }
@@ -140,45 +114,67 @@ public final class ModelEngine {
             let slot = plan.slotOfValue[value]
             return Matrix(data: buffer(slot, elements: rows * plan.slotWidths[slot]), rows: rows, columns: valueWidth[value])
         }
-        let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention, kvLayer: cache.layer)
         // Index loops: unlike for-in over an array, they make no heap allocation in debug builds either.
-        for index in steps.indices {
-            let out = matrix(outputValue[index])
-            operands[index].removeAll(keepingCapacity: true)
-            for j in inputStart[index]..<inputStart[index + 1] { operands[index].append(matrix(inputValues[j])) }
+        if operandShape != (tokenRows, outputRows) {
+            outputs.removeAll(keepingCapacity: true)
+            for index in forwards.indices {
+                outputs.append(matrix(outputValue[index]))
+                operands[index].removeAll(keepingCapacity: true)
+                for j in inputStart[index]..<inputStart[index + 1] { operands[index].append(matrix(inputValues[j])) }
+            }
+            operandShape = (tokenRows, outputRows)
+        }
+        let context = PluginContext(backend: backend, tokens: layout.tokens, attention: layout.attention,
+                                    outputRows: layout.outputRows, kvLayer: cache.layer)
+        for index in forwards.indices {
             observe?(index, operands[index])
-            run(steps[index], inputs: operands[index], out: out, cache: cache, context: context)
+            forwards[index](operands[index], outputs[index], context)
         }
         let result = matrix(engine.graph.output)
         logits.replace(rows: result.rows, vocabSize: result.columns, from: result.data)
     }
 
-    private func run(_ step: Step, inputs: [Matrix], out: Matrix, cache: PagedKVCache, context: PluginContext) {
-        let b = backend
-        switch step {
-        case .embedding(let table): b.embedding(layout.tokens, table: table, into: out)
-        case .positionEmbedding(let table): b.embedding(layout.attention.positions, table: table, into: out)
-        case .rmsNorm(let w, let eps): b.rmsNorm(inputs[0], weight: w, epsilon: eps, into: out)
-        case .layerNorm(let w, let bias, let eps): b.layerNorm(inputs[0], weight: w, bias: bias, epsilon: eps, into: out)
-        case .linear(let w, let bias): b.linear(inputs[0], weight: w, bias: bias, into: out)
+    /// The forward of a graph op that no plugin replaced: the backend's kernel for it.
+    private static func forward(of kind: OpKind, weight: (String) -> Tensor) -> PluginForward {
+        switch kind {
+        case .embedding(let w):
+            let table = weight(w)
+            return { _, out, c in c.backend.embedding(c.tokens, table: table, into: out) }
+        case .positionEmbedding(let w):
+            let table = weight(w)
+            return { _, out, c in c.backend.embedding(c.attention.positions, table: table, into: out) }
+        case let .rmsNorm(w, eps):
+            let w = weight(w)
+            return { x, out, c in c.backend.rmsNorm(x[0], weight: w, epsilon: eps, into: out) }
+        case let .layerNorm(w, b, eps):
+            let w = weight(w), b = weight(b)
+            return { x, out, c in c.backend.layerNorm(x[0], weight: w, bias: b, epsilon: eps, into: out) }
+        case let .linear(w, b):
+            let w = weight(w), b = b.map(weight)
+            return { x, out, c in c.backend.linear(x[0], weight: w, bias: b, into: out) }
         case let .rope(heads, headDim, ropeDim, theta, neox):
-            out.data.update(from: inputs[0].data, count: out.rows * out.columns)
-            b.rope(out, heads: heads, headDim: headDim, ropeDim: ropeDim, positions: layout.attention.positions,
-                   theta: theta, neox: neox)
-        case let .attention(layer, heads, kvHeads, headDim):
-            b.pagedAttention(query: inputs[0], key: inputs[1], value: inputs[2], cache: cache.layer(layer),
-                             heads: heads, kvHeads: kvHeads, headDim: headDim, metadata: layout.attention, into: out)
-        case .silu: b.silu(inputs[0], into: out)
-        case .gelu: b.gelu(inputs[0], into: out)
-        case .mul: b.mul(inputs[0], inputs[1], into: out)
-        case .add: b.add(inputs[0], inputs[1], into: out)
-        case .gatherOutputRows:
-            for row in layout.outputRows.indices {
-                let token = layout.outputRows[row]
-                (out.data + row * out.stride).update(from: inputs[0].data + token * inputs[0].stride, count: out.columns)
+            return { x, out, c in
+                out.data.update(from: x[0].data, count: out.rows * out.columns)
+                c.backend.rope(out, heads: heads, headDim: headDim, ropeDim: ropeDim, positions: c.attention.positions,
+                               theta: theta, neox: neox)
             }
-        case let .plugin(plugin, fields, weights):
-            plugin.forward(PluginCall(inputs: inputs, output: out, weights: weights, fields: fields, context: context))
+        case let .attention(layer, heads, kvHeads, headDim):
+            return { x, out, c in
+                c.backend.pagedAttention(query: x[0], key: x[1], value: x[2], cache: c.kvLayer(layer), heads: heads,
+                                         kvHeads: kvHeads, headDim: headDim, metadata: c.attention, into: out)
+            }
+        case .silu: return { x, out, c in c.backend.silu(x[0], into: out) }
+        case .gelu: return { x, out, c in c.backend.gelu(x[0], into: out) }
+        case .mul: return { x, out, c in c.backend.mul(x[0], x[1], into: out) }
+        case .add: return { x, out, c in c.backend.add(x[0], x[1], into: out) }
+        case .gatherOutputRows:
+            return { x, out, c in
+                for row in c.outputRows.indices {
+                    (out.data + row * out.stride).update(from: x[0].data + c.outputRows[row] * x[0].stride, count: out.columns)
+                }
+            }
+        case .plugin(let name, _):
+            preconditionFailure("plugin op \(name) reached the graph-op path")
         }
     }
 

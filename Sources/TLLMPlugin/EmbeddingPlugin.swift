@@ -35,8 +35,11 @@ public struct EmbeddingPlugin: PluginBase {
         return ValueShape(rows: .tokens, width: width)
     }
 
-    public func forward(_ call: PluginCall) {
-        call.context.backend.fusedEmbedding(call.context.tokens, table: call.weights[0], positions: call.context.attention.positions,
-                                            positionTable: call.weights.count > 1 ? call.weights[1] : nil, into: call.output)
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        let table = weights[0], positionTable = weights.count > 1 ? weights[1] : nil
+        return { _, output, context in
+            context.backend.fusedEmbedding(context.tokens, table: table, positions: context.attention.positions,
+                                           positionTable: positionTable, into: output)
+        }
     }
 }

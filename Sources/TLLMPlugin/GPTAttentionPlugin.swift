@@ -55,17 +55,19 @@ public struct GPTAttentionPlugin: PluginBase {
         return ValueShape(rows: .tokens, width: heads * headDim)
     }
 
-    public func forward(_ call: PluginCall) {
-        let f = call.fields.ints
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        let f = fields.ints
         let ropeDim = f["rope_dim"]!
-        let rotary = ropeDim > 0 ? RotarySpec(ropeDim: ropeDim, theta: call.fields.floats["theta"]!, neox: f["neox"] == 1) : nil
-        let heads = f["heads"]!, kvHeads = f["kv_heads"]!, headDim = f["head_dim"]!
-        // Packed [q | k | v]: column views of the one matrix.
-        let qWidth = heads * headDim, kvWidth = kvHeads * headDim, x = call.inputs
-        let (q, k, v) = x.count == 3 ? (x[0], x[1], x[2])
-                                     : (x[0].columns(0, qWidth), x[0].columns(qWidth, kvWidth), x[0].columns(qWidth + kvWidth, kvWidth))
-        call.context.backend.ropeAttention(query: q, key: k, value: v, cache: call.context.kvLayer(f["layer"]!),
-                                           heads: heads, kvHeads: kvHeads, headDim: headDim, rotary: rotary,
-                                           metadata: call.context.attention, into: call.output)
+        let rotary = ropeDim > 0 ? RotarySpec(ropeDim: ropeDim, theta: fields.floats["theta"]!, neox: f["neox"] == 1) : nil
+        let layer = f["layer"]!, heads = f["heads"]!, kvHeads = f["kv_heads"]!, headDim = f["head_dim"]!
+        let qWidth = heads * headDim, kvWidth = kvHeads * headDim
+        return { x, output, context in
+            // Packed [q | k | v]: column views of the one matrix.
+            let (q, k, v) = x.count == 3 ? (x[0], x[1], x[2])
+                                         : (x[0].columns(0, qWidth), x[0].columns(qWidth, kvWidth), x[0].columns(qWidth + kvWidth, kvWidth))
+            context.backend.ropeAttention(query: q, key: k, value: v, cache: context.kvLayer(layer),
+                                          heads: heads, kvHeads: kvHeads, headDim: headDim, rotary: rotary,
+                                          metadata: context.attention, into: output)
+        }
     }
 }

@@ -18,7 +18,7 @@ public struct GeluPlugin: PluginBase {
         return inputs[0]
     }
 
-    public func forward(_ call: PluginCall) {
-        call.context.backend.fusedGELU(call.inputs[0], into: call.output)
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        { inputs, output, context in context.backend.fusedGELU(inputs[0], into: output) }
     }
 }

@@ -47,10 +47,12 @@ public struct GemmPlugin: PluginBase {
         return out
     }
 
-    public func forward(_ call: PluginCall) {
-        let f = call.fields.ints
-        call.context.backend.fusedLinear(call.inputs[0], weight: call.weights[0], bias: f["bias"] == 1 ? call.weights[1] : nil,
-                                         activation: Activation(rawValue: f["activation"]!)!,
-                                         residual: f["residual"] == 1 ? call.inputs[1] : nil, into: call.output)
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        let weight = weights[0], bias = fields.ints["bias"] == 1 ? weights[1] : nil
+        let activation = Activation(rawValue: fields.ints["activation"]!)!, residual = fields.ints["residual"] == 1
+        return { inputs, output, context in
+            context.backend.fusedLinear(inputs[0], weight: weight, bias: bias, activation: activation,
+                                        residual: residual ? inputs[1] : nil, into: output)
+        }
     }
 }

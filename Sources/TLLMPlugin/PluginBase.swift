@@ -55,7 +55,7 @@ public struct PluginLimits: Sendable, Equatable {
 }
 
 /// A fused kernel with a stable name, a pattern it replaces, shape and dtype inference, and a
-/// forward on a backend (TensorRT's `IPluginV2` with its creator).
+/// forward on a backend, configured once per op (TensorRT's `IPluginV2` with its creator).
 public protocol PluginBase: Sendable {
     /// Stable name recorded in engines (e.g. `SwiGLUPlugin`).
     var name: String { get }
@@ -66,8 +66,11 @@ public protocol PluginBase: Sendable {
     ///   for ops read from an engine file).
     func inferOutput(inputs: [ValueShape], weights: [Tensor], fields: PluginFields,
                      limits: PluginLimits) throws(PluginError) -> ValueShape
-    /// Computes the output rows. Called only for ops that passed ``inferOutput(inputs:weights:fields:limits:)``.
-    func forward(_ call: PluginCall)
+    /// Reads an op's fields and takes its resolved weights (in `fields.weights` order) once, when an
+    /// engine is loaded (TensorRT's `configurePlugin`), and returns the op's forward, which the
+    /// engine then calls every step. Called only for ops that passed
+    /// ``inferOutput(inputs:weights:fields:limits:)``, so fields it checked there are present.
+    func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward
 }
 
 extension PluginBase {

@@ -22,8 +22,8 @@ public struct RMSNormPlugin: PluginBase {
         return inputs[0]
     }
 
-    public func forward(_ call: PluginCall) {
-        call.context.backend.fusedRMSNorm(call.inputs[0], weight: call.weights[0], epsilon: Float(call.fields.floats["epsilon"]!),
-                                          into: call.output)
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        let weight = weights[0], epsilon = Float(fields.floats["epsilon"]!)
+        return { inputs, output, context in context.backend.fusedRMSNorm(inputs[0], weight: weight, epsilon: epsilon, into: output) }
     }
 }

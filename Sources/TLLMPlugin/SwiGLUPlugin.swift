@@ -45,15 +45,16 @@ public struct SwiGLUPlugin: PluginBase {
         return ValueShape(rows: inputs[0].rows, width: n)
     }
 
-    public func forward(_ call: PluginCall) {
-        let b = call.context.backend
-        guard call.fields.ints["fused_gemm"] == 1 else {
-            b.siluMul(gate: call.inputs[0], up: call.inputs[1], into: call.output)
-            return
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        guard fields.ints["fused_gemm"] == 1 else {
+            return { inputs, output, context in context.backend.siluMul(gate: inputs[0], up: inputs[1], into: output) }
         }
-        var rest = call.weights.dropFirst(2).makeIterator()
-        let gateBias = call.fields.ints["gate_bias"] == 1 ? rest.next() : nil
-        let upBias = call.fields.ints["up_bias"] == 1 ? rest.next() : nil
-        b.gatedLinear(call.inputs[0], gate: call.weights[0], up: call.weights[1], gateBias: gateBias, upBias: upBias, into: call.output)
+        var rest = weights.dropFirst(2).makeIterator()
+        let gate = weights[0], up = weights[1]
+        let gateBias = fields.ints["gate_bias"] == 1 ? rest.next() : nil
+        let upBias = fields.ints["up_bias"] == 1 ? rest.next() : nil
+        return { inputs, output, context in
+            context.backend.gatedLinear(inputs[0], gate: gate, up: up, gateBias: gateBias, upBias: upBias, into: output)
+        }
     }
 }

@@ -36,6 +36,26 @@ struct PackedBatchTests {
         }
     }
 
+    @Test("A batch shape seen before, after a larger one moved the activation buffers, gives the same logits")
+    func shapeSeenAgainAfterGrowth() throws {
+        let model = try TestModels.llama()
+        let engine = try ModelEngine(try Builder.build(model, BuildConfig(maxNumTokens: 256)))
+        var cache = try KVCacheManager(config: KvCacheConfig(maxTokens: 512, tokensPerBlock: 4),
+                                       numLayers: model.config.numHiddenLayers, kvDim: model.config.kvDim)
+        for (id, p) in Self.prompts.enumerated() { #expect(cache.reserve(id, tokens: p.count) == true) }
+        func run(_ ids: [Int]) throws -> Logits {
+            try engine.forward(ForwardBatch(sequences: ids.map {
+                .init(tokens: Self.prompts[$0], startPosition: 0, blockTable: cache.blockTable($0), logits: .all)
+            }), cache: cache.cache)
+        }
+        let first = try run([0])
+        let bytesBefore = engine.activationBytes
+        _ = try run([0, 1, 2, 3])   // 27 tokens: every slot grows, so the matrices the engine keeps must be rebuilt
+        #expect(engine.activationBytes > bytesBefore)
+        let again = try run([0])
+        for r in 0..<first.rowCount { #expect(first.row(r).elementsEqual(again.row(r)), "row \(r)") }
+    }
+
     @Test("Prefill in chunks gives the same last logits as one pass", arguments: [1, 3, 8])
     func chunkedPrefillMatches(chunk: Int) throws {
         let model = try TestModels.llama()

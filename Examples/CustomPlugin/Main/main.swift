@@ -30,10 +30,10 @@ do {
     print("-- Builder: \(replaced.count) ops replaced by ScalarRMSNormPlugin, e.g.")
     for line in replaced.prefix(3) { print("  \(line)") }
 
-    // 3. Generate: the engine calls the plugin's forward for each replaced op.
+    // 3. Generate: the engine configured each replaced op once at load; every step calls its forward.
     let output = try llm.generate([prompt], .greedy(maxTokens: 16))[0]
     print("-- \(prompt)\(output.text)")
-    print("-- ScalarRMSNormPlugin.forward ran \(counter.count) times")
+    print("-- ScalarRMSNormPlugin's forward ran \(counter.count) times")
 } catch {
     print("error: \(error)")
     exit(1)

@@ -40,10 +40,16 @@ public struct ScalarRMSNormPlugin: PluginBase {
         return inputs[0]
     }
 
-    public func forward(_ call: PluginCall) {
-        counter.increment()
-        let x = call.inputs[0], y = call.output
-        let w = call.weights[0].floatPointer, eps = call.fields.floats["epsilon"]!
+    /// Reads epsilon and the weight once; the forward it returns runs every step.
+    public func configure(fields: PluginFields, weights: [Tensor]) -> PluginForward {
+        let w = weights[0], eps = fields.floats["epsilon"]!
+        return { [counter] inputs, output, _ in
+            counter.increment()
+            Self.normalize(inputs[0], weight: w.floatPointer, epsilon: eps, into: output)
+        }
+    }
+
+    private static func normalize(_ x: Matrix, weight w: UnsafePointer<Float>, epsilon eps: Double, into y: Matrix) {
         for r in 0..<x.rows {
             let row = x.data + r * x.stride, out = y.data + r * y.stride
             var sum = 0.0
