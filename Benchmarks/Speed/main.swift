@@ -30,12 +30,28 @@ struct Options: ParsableArguments {
         the same weights file, tokens alternating between them; prints each one's median time per token.
         """)
     var abFuseQKV = false
+    @Option(help: """
+        Two weight placements "A,B" (on: huge-page regions, the default; off: the heap) to compare         in tg like --ab-fuse-qkv: two engines, tokens alternating. The engine built second tends to         be a little faster, so run both orders (and off,off as the control).
+        """)
+    var abHugePages: String?
 
     func validate() throws {
         if let abPrefetch, Self.prefetchPair(abPrefetch) == nil {
             throw ValidationError("--ab-prefetch takes two column-block counts, 0 or more, e.g. 0,4 (got '\(abPrefetch)')")
         }
-        if abPrefetch != nil && abFuseQKV { throw ValidationError("--ab-prefetch and --ab-fuse-qkv are two different comparisons; pick one") }
+        if [abPrefetch != nil, abFuseQKV, abHugePages != nil].filter({ $0 }).count > 1 {
+            throw ValidationError("--ab-prefetch, --ab-fuse-qkv and --ab-huge-pages are different comparisons; pick one")
+        }
+        if let abHugePages, Self.placementPair(abHugePages) == nil {
+            throw ValidationError("--ab-huge-pages takes two of on and off, e.g. off,on (got '\(abHugePages)')")
+        }
+    }
+
+    /// "A,B" of on/off as two settings, or nil.
+    static func placementPair(_ text: String) -> [Bool]? {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0 == "on" ? true : $0 == "off" ? false : nil }
+        guard parts.count == 2, let a = parts[0], let b = parts[1] else { return nil }
+        return [a, b]
     }
 
     /// "A,B" as two settings, or nil.
@@ -44,6 +60,19 @@ struct Options: ParsableArguments {
         guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, b >= 0 else { return nil }
         return [a, b]
     }
+}
+
+/// MiB of this process's anonymous memory on transparent huge pages (the weights, when
+/// HugePageArena got them), from /proc/self/smaps_rollup; nil where that is unreadable.
+func hugePageMiB() -> Int? {
+    guard let f = fopen("/proc/self/smaps_rollup", "r") else { return nil }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let text = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if text.hasPrefix("AnonHugePages:") { return Int(text.split(separator: " ")[1]).map { $0 / 1024 } }
+    }
+    return nil
 }
 
 func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
@@ -58,9 +87,19 @@ let gguf = try GGUFFile(path: options.model.model)
                                       BuildConfig(maxBatchSize: 1, maxNumTokens: max(options.pp, 1),
                                                   quantization: QuantConfig(activations: options.activation), fuseQKV: fuseQKV)))
 }
+let placements = options.abHugePages.flatMap(Options.placementPair)
+if let placements { HugePageArena.shared.isEnabled = placements[0] }
 let engine = try buildEngine(fuseQKV: options.fuseQKV && !options.abFuseQKV)
-/// --ab-fuse-qkv: the engine each setting decodes with (A: three linears, B: fused).
-let abEngines = options.abFuseQKV ? [engine, try buildEngine(fuseQKV: true)] : []
+/// --ab-fuse-qkv or --ab-huge-pages: the engine each setting decodes with (A: three linears or
+/// the first placement, B: fused or the second).
+let abEngines: [ModelEngine]
+if let placements {
+    HugePageArena.shared.isEnabled = placements[1]
+    abEngines = [engine, try buildEngine(fuseQKV: options.fuseQKV)]
+    HugePageArena.shared.isEnabled = true
+} else {
+    abEngines = options.abFuseQKV ? [engine, try buildEngine(fuseQKV: true)] : []
+}
 var kv = try KVCacheManager(config: KvCacheConfig(maxTokens: options.pp + options.tg + 64, enableBlockReuse: false),
                             numLayers: engine.engine.config.numHiddenLayers, kvDim: engine.engine.config.kvDim)
 let vocab = Int32(engine.engine.config.vocabSize)
@@ -127,11 +166,13 @@ for test in options.tests.split(separator: ",").map(String.init) {
     let work = test == "pp" ? "\"GFLOP_per_s\": \(prefillFLOPs(n) / Double(n) * rate / 1e9)"
                             : "\"weight_GB_per_s\": \(Double(weightBytes) * rate / 1e9)"
     let label = options.activation == .float32 ? "minitrtllm" : "minitrtllm-\(options.activation.rawValue)"
-    print("{\"engine\": \"\(label)\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"all\": \(rates)}")
+    print("{\"engine\": \"\(label)\", \"test\": \"\(test)\(n)\", \"threads\": \(threads), \"backend\": \"\(CPUBackend().description)\", \"tokens_per_s\": \(rate), \(work), \"huge_page_MiB\": \(hugePageMiB().map(String.init) ?? "null"), \"all\": \(rates)}")
 }
 if comparing, !abTimes[0].isEmpty, !abTimes[1].isEmpty {
     let medians = abTimes.map { $0.sorted()[$0.count / 2] * 1e3 }
-    let (name, a, b) = abSettings.map { ("prefetch", "\($0[0])", "\($0[1])") } ?? ("fuse-qkv", "\"separate\"", "\"fused\"")
+    let (name, a, b) = abSettings.map { ("prefetch", "\($0[0])", "\($0[1])") }
+        ?? placements.map { ("huge-pages", "\"\($0[0] ? "on" : "off")\"", "\"\($0[1] ? "on" : "off")\"") }
+        ?? ("fuse-qkv", "\"separate\"", "\"fused\"")
     print("{\"test\": \"tg\(options.tg)-ab-\(name)\", \"threads\": \(threads), \"a\": \(a), \"b\": \(b), "
           + "\"tokens_each\": \(abTimes[0].count), \"a_ms_per_token\": \(medians[0]), \"b_ms_per_token\": \(medians[1]), "
           + "\"b_over_a\": \(medians[1] / medians[0])}")

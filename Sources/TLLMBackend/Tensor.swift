@@ -19,8 +19,17 @@ public final class TensorStorage: @unchecked Sendable {
         self.allocation = nil
     }
 
-    /// Allocates `byteCount` zeroed bytes and lets `fill` write them once.
+    /// Allocates `byteCount` zeroed bytes and lets `fill` write them once: from
+    /// ``HugePageArena/shared`` for a large tensor (a weight matrix), else from the heap.
     public init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        if let (memory, region) = HugePageArena.shared.place(byteCount: byteCount) {
+            fill(UnsafeMutableRawBufferPointer(start: memory, count: byteCount))
+            self.base = UnsafeRawPointer(memory)
+            self.byteCount = byteCount
+            self.owner = region
+            self.allocation = nil
+            return
+        }
         let memory = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         fill(UnsafeMutableRawBufferPointer(start: memory, count: byteCount))
