@@ -8,24 +8,40 @@ import TLLMBackend
 import TLLMKernels
 import TLLMModel
 
+/// Where a loaded engine's weights live.
+public enum WeightPlacement: Sendable {
+    /// Every tensor points into the file's bytes: nothing is copied, and the pages are the file
+    /// mapping's (4 KiB).
+    case fileMapping
+    /// Tensors of 64 KiB or more (the weight matrices) are copied into ``HugePageArena``'s
+    /// huge-page memory, where decode streams them faster (Docs/Performance.md, "Huge pages for the
+    /// weights"); the rest, and all of them where the arena is off (`TLLM_HUGE_PAGES=0`), point
+    /// into the file.
+    case hugePages
+}
+
 extension Engine {
-    /// Maps the engine file at `path` and rebuilds the engine; tensors point into the mapping (no copy).
-    /// - Parameter verifyChecksums: Check every tensor's CRC-32C (reads all bytes once; on by default).
+    /// Maps the engine file at `path` and rebuilds the engine.
+    /// - Parameters:
+    ///   - verifyChecksums: Check every tensor's CRC-32C (reads all bytes once; on by default).
+    ///   - placement: Where the weights live: copied onto huge pages (the default) or in the mapping.
     /// - Throws: ``EngineFileError`` with a code for each kind of corruption.
-    public static func deserialize(from path: String, verifyChecksums: Bool = true) throws(EngineFileError) -> Engine {
+    public static func deserialize(from path: String, verifyChecksums: Bool = true,
+                                   placement: WeightPlacement = .hugePages) throws(EngineFileError) -> Engine {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw EngineFileError(.io, error.message) }
-        return try deserialize(file: file, verifyChecksums: verifyChecksums)
+        return try deserialize(file: file, verifyChecksums: verifyChecksums, placement: placement)
     }
 
-    /// Rebuilds the engine held by `file`'s bytes; tensors borrow them.
-    public static func deserialize(file: MappedFile, verifyChecksums: Bool = true) throws(EngineFileError) -> Engine {
-        try deserialize(bytes: file.bytes, owner: file, verifyChecksums: verifyChecksums)
+    /// Rebuilds the engine held by `file`'s bytes; tensors borrow them, or are copied onto huge pages.
+    public static func deserialize(file: MappedFile, verifyChecksums: Bool = true,
+                                   placement: WeightPlacement = .hugePages) throws(EngineFileError) -> Engine {
+        try deserialize(bytes: file.bytes, owner: file, verifyChecksums: verifyChecksums, placement: placement)
     }
 
-    /// Rebuilds the engine held by `bytes`, which `owner` keeps alive as long as the engine lives.
-    public static func deserialize(bytes: UnsafeRawBufferPointer, owner: AnyObject,
-                                   verifyChecksums: Bool = true) throws(EngineFileError) -> Engine {
+    /// Rebuilds the engine held by `bytes`, which `owner` keeps alive as long as a tensor borrows them.
+    public static func deserialize(bytes: UnsafeRawBufferPointer, owner: AnyObject, verifyChecksums: Bool = true,
+                                   placement: WeightPlacement = .hugePages) throws(EngineFileError) -> Engine {
         let f = EngineFileFormat.self
         func fail(_ code: EngineFileError.Code, _ message: String) -> EngineFileError { EngineFileError(code, message) }
         func u32(_ at: Int) -> UInt32 { UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
@@ -128,7 +144,8 @@ extension Engine {
         var weights: [String: Tensor] = [:]
         for (t, dtype) in zip(h.tensors, dtypes) {
             let stored = Tensor(shape: t.shape, dtype: dtype, storage: storage, byteOffset: dataStart + t.offset)
-            weights[t.name] = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored) : stored
+            weights[t.name] = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored)
+                : placement == .hugePages ? onHugePages(stored) : stored
         }
         var attachments: [String: [UInt8]] = [:]
         for a in h.attachments { attachments[a.name] = Array(UnsafeRawBufferPointer(start: base + a.offset, count: a.length)) }
@@ -143,6 +160,14 @@ extension Engine {
             buffer.copyMemory(from: UnsafeRawBufferPointer(start: t.pointer, count: t.byteCount))
             tllm_q8_0_x8g_flip_codes(buffer.baseAddress, Int64(t.rowCount), Int64(t.rowLength))
         }
+        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
+    }
+
+    /// `t` copied into ``HugePageArena/shared`` where the arena takes a tensor of its size, else `t`.
+    private static func onHugePages(_ t: Tensor) -> Tensor {
+        guard let (memory, region) = HugePageArena.shared.place(byteCount: t.byteCount) else { return t }
+        memory.copyMemory(from: t.pointer, byteCount: t.byteCount)
+        let storage = TensorStorage(borrowing: UnsafeRawPointer(memory), byteCount: t.byteCount, owner: region)
         return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 

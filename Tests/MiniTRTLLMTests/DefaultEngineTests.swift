@@ -123,7 +123,7 @@ struct DefaultEngineTests {
             return best
         }
         let mapped = try best(verify: false), verified = try best(verify: true)
-        print("default engine load, best of 5 (debug build, shared machine): \(mapped) mapped, \(verified) with every CRC-32C")
+        print("default engine load onto huge pages, best of 5 (debug build, shared machine): \(mapped) checksums skipped, \(verified) with every CRC-32C")
         // Release-build figures are in Docs/Performance.md; these bounds leave room for a loaded CI machine.
         #expect(mapped < .milliseconds(50))
         #expect(verified < .milliseconds(150))

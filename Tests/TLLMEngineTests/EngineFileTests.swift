@@ -95,18 +95,38 @@ struct EngineFileTests {
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == built.serializedBytes())
     }
 
-    @Test("Loaded tensors point into the file's mapping: nothing is copied")
+    @Test("Loaded in place, tensors point into the file's mapping: nothing is copied")
     func tensorsBorrowTheMapping() throws {
         let path = temporaryFile("map.engine")
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Builder.build(try TestModels.llama()).serialize(to: path)
         let file = try MappedFile(path: path)
-        let engine = try Engine.deserialize(file: file)
+        let engine = try Engine.deserialize(file: file, placement: .fileMapping)
         let range = UInt(bitPattern: file.base!) ..< UInt(bitPattern: file.base!) + UInt(file.count)
         for tensor in engine.weights.values {
             #expect(range.contains(UInt(bitPattern: tensor.pointer)))
             #expect(UInt(bitPattern: tensor.pointer) % 64 == 0)
         }
+    }
+
+    @Test("Loaded onto huge pages, the large tensors are copies holding the file's bytes and the small ones stay in the mapping")
+    func largeTensorsAreCopiedOntoHugePages() throws {
+        let path = temporaryFile("huge.engine")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Builder.build(try TestModels.llama()).serialize(to: path)   // its f32 embedding table is 80 KiB
+        let file = try MappedFile(path: path)
+        let mapped = try Engine.deserialize(file: file, placement: .fileMapping)
+        let placed = try Engine.deserialize(file: file, placement: .hugePages)
+        let range = UInt(bitPattern: file.base!) ..< UInt(bitPattern: file.base!) + UInt(file.count)
+        var copied = 0
+        for (name, tensor) in placed.weights {
+            let original = try #require(mapped.weights[name])
+            let large = tensor.byteCount >= HugePageArena.shared.minimumBytes && HugePageArena.shared.isEnabled
+            #expect(range.contains(UInt(bitPattern: tensor.pointer)) == !large, "\(name)")
+            #expect(memcmp(tensor.pointer, original.pointer, tensor.byteCount) == 0, "\(name)")
+            copied += large ? 1 : 0
+        }
+        #expect(copied > 0 || !HugePageArena.shared.isEnabled)
     }
 
     static let corruptions: [(String, EngineFileError.Code, @Sendable ([UInt8]) -> [UInt8])] = [
