@@ -14,9 +14,8 @@ public enum WeightPlacement: Sendable {
     /// mapping's (4 KiB).
     case fileMapping
     /// Tensors of 64 KiB or more (the weight matrices) are copied into ``HugePageArena``'s
-    /// huge-page memory, where decode streams them faster (Docs/Performance.md, "Huge pages for the
-    /// weights"); the rest, and all of them where the arena is off (`TLLM_HUGE_PAGES=0`), point
-    /// into the file.
+    /// huge-page memory, where decode streams them faster (Docs/Performance.md, tenth pass); the
+    /// rest, and all of them where the arena is off (`TLLM_HUGE_PAGES=0`), point into the file.
     case hugePages
 }
 
