@@ -31,7 +31,9 @@ struct Options: ParsableArguments {
         """)
     var abFuseQKV = false
     @Option(help: """
-        Two weight placements "A,B" (on: huge-page regions, the default; off: the heap) to compare         in tg like --ab-fuse-qkv: two engines, tokens alternating. The engine built second tends to         be a little faster, so run both orders (and off,off as the control).
+        Two weight placements "A,B" (on: huge-page regions, the default; off: the heap) to compare \
+        in tg like --ab-fuse-qkv: two engines, tokens alternating. The engine built second can be \
+        faster, so run both orders (and off,off as the control).
         """)
     var abHugePages: String?
 
@@ -88,6 +90,7 @@ let gguf = try GGUFFile(path: options.model.model)
                                                   quantization: QuantConfig(activations: options.activation), fuseQKV: fuseQKV)))
 }
 let placements = options.abHugePages.flatMap(Options.placementPair)
+let arenaSetting = HugePageArena.shared.isEnabled   // TLLM_HUGE_PAGES, restored after the A/B builds
 if let placements { HugePageArena.shared.isEnabled = placements[0] }
 let engine = try buildEngine(fuseQKV: options.fuseQKV && !options.abFuseQKV)
 /// --ab-fuse-qkv or --ab-huge-pages: the engine each setting decodes with (A: three linears or
@@ -96,7 +99,7 @@ let abEngines: [ModelEngine]
 if let placements {
     HugePageArena.shared.isEnabled = placements[1]
     abEngines = [engine, try buildEngine(fuseQKV: options.fuseQKV)]
-    HugePageArena.shared.isEnabled = true
+    HugePageArena.shared.isEnabled = arenaSetting
 } else {
     abEngines = options.abFuseQKV ? [engine, try buildEngine(fuseQKV: true)] : []
 }
@@ -115,15 +118,15 @@ let table = kv.blockTable(0)
     return Double(n) / seconds(ContinuousClock.now - start)
 }
 
-/// The two settings of --ab-prefetch, and the time of every token each setting (of --ab-prefetch
-/// or --ab-fuse-qkv) decoded.
+/// The two settings of --ab-prefetch, and the time of every token each setting (of --ab-prefetch,
+/// --ab-fuse-qkv or --ab-huge-pages) decoded.
 let abSettings = options.abPrefetch.flatMap(Options.prefetchPair)
 var abTimes: [[Double]] = [[], []]
 let comparing = abSettings != nil || !abEngines.isEmpty
 
 /// `n` tokens one at a time after a 1-token start (llama-bench's tg: no prompt). With
-/// --ab-prefetch or --ab-fuse-qkv, token i decodes with setting i mod 2 (the two engines give the
-/// same bits, so they can share the cache).
+/// --ab-prefetch, --ab-fuse-qkv or --ab-huge-pages, token i decodes with setting i mod 2 (the two
+/// engines give the same bits, so they can share the cache).
 @MainActor func generate(_ n: Int) throws -> Double {
     var token: Int32 = 1
     // One logits buffer for every step, as the Runtime and Executor keep one (no allocation per token).

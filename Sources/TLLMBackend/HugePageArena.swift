@@ -24,10 +24,10 @@ import Synchronization
 /// the arena is switched off (``isEnabled``, or `TLLM_HUGE_PAGES=0` in the environment),
 /// ``place(byteCount:)`` returns nil and the caller uses the heap.
 public final class HugePageArena: Sendable {
-    /// The arena every allocating ``TensorStorage`` uses.
+    /// The arena the Builder and the engine-file loader place weights in (``Tensor/onHugePages(_:)``).
     public static let shared = HugePageArena()
 
-    /// The huge page size on x86-64 and arm64 Linux.
+    /// The huge page size on x86-64 Linux (and arm64 Linux with 4 KiB base pages).
     public static let hugePageBytes = 2 << 20
     /// The smallest tensor placed here: smaller ones (norm weights, biases) stay on the heap.
     public let minimumBytes: Int
@@ -57,9 +57,11 @@ public final class HugePageArena: Sendable {
         set { enabled.store(newValue, ordering: .relaxed) }
     }
 
-    /// Zero-filled, 4 KiB-aligned memory for `byteCount` bytes and the region that keeps it mapped
-    /// (retain it as long as the memory is used), or nil for a tensor under ``minimumBytes`` or when
-    /// the system refuses the mapping.
+    /// Zero-filled, 4 KiB-aligned memory for `byteCount` bytes.
+    /// - Parameter byteCount: the tensor's size.
+    /// - Returns: the memory and the region that keeps it mapped (retain the region as long as the
+    ///   memory is used), or nil for a tensor under ``minimumBytes``, with the arena switched off,
+    ///   or when the system refuses the mapping.
     public func place(byteCount: Int) -> (memory: UnsafeMutableRawPointer, region: HugePageRegion)? {
         guard byteCount >= minimumBytes, isEnabled else { return nil }
         let size = (byteCount + 4095) / 4096 * 4096

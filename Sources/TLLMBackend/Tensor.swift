@@ -2,7 +2,7 @@
 import TLLMKernels
 
 /// Read-only bytes behind one or more tensors. Either borrowed from an owner that keeps them alive
-/// (a memory-mapped checkpoint) or allocated and owned here.
+/// (a memory-mapped checkpoint, or a ``HugePageRegion``) or allocated on the heap and owned here.
 public final class TensorStorage: @unchecked Sendable {
     /// Start of the bytes (64-byte aligned when allocated here).
     public let base: UnsafeRawPointer
@@ -19,17 +19,8 @@ public final class TensorStorage: @unchecked Sendable {
         self.allocation = nil
     }
 
-    /// Allocates `byteCount` zeroed bytes and lets `fill` write them once: from
-    /// ``HugePageArena/shared`` for a large tensor (a weight matrix), else from the heap.
+    /// Allocates `byteCount` zeroed bytes on the heap and lets `fill` write them once.
     public init(byteCount: Int, fill: (UnsafeMutableRawBufferPointer) -> Void) {
-        if let (memory, region) = HugePageArena.shared.place(byteCount: byteCount) {
-            fill(UnsafeMutableRawBufferPointer(start: memory, count: byteCount))
-            self.base = UnsafeRawPointer(memory)
-            self.byteCount = byteCount
-            self.owner = region
-            self.allocation = nil
-            return
-        }
         let memory = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
         memory.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
         fill(UnsafeMutableRawBufferPointer(start: memory, count: byteCount))
@@ -40,6 +31,12 @@ public final class TensorStorage: @unchecked Sendable {
     }
 
     deinit { allocation?.deallocate() }
+
+    /// Whether the bytes were allocated here (not borrowed from an owner).
+    public var isAllocated: Bool { allocation != nil }
+
+    /// The huge-page region holding the bytes, when they were placed by ``HugePageArena``.
+    public var hugePageRegion: HugePageRegion? { owner as? HugePageRegion }
 }
 
 /// An immutable weight tensor. Shapes are row-major, outermost first: a linear layer's weight
@@ -63,6 +60,17 @@ public struct Tensor: Sendable {
         self.storage = storage
         self.byteOffset = byteOffset
         self.activations = .float32
+    }
+
+    /// This tensor's bytes copied into `arena`'s huge-page memory, where decode streams them
+    /// faster (Docs/Performance.md, tenth pass); this tensor itself where the arena does not take
+    /// one of its size (under ``HugePageArena/minimumBytes``, the arena off, or no mapping).
+    public func onHugePages(_ arena: HugePageArena = .shared) -> Tensor {
+        guard let (memory, region) = arena.place(byteCount: byteCount) else { return self }
+        memory.copyMemory(from: pointer, byteCount: byteCount)
+        let copy = Tensor(shape: shape, dtype: dtype,
+                          storage: TensorStorage(borrowing: UnsafeRawPointer(memory), byteCount: byteCount, owner: region))
+        return Tensor(copy, activations: activations)
     }
 
     private init(_ tensor: Tensor, activations: ActivationPrecision) {

@@ -63,6 +63,9 @@ public enum Builder {
             (graph, weights) = (fused.graph, fused.weights)
             log += fused.log
         }
+        // 5. Place: the weights this build allocated (repacked, quantized, stacked) move onto huge
+        //    pages, where decode streams them faster; those borrowed from the checkpoint stay.
+        weights = weights.mapValues { $0.storage.isAllocated ? $0.onHugePages() : $0 }
         log.append("Engine: \(graph.ops.count) ops, \(Quantizer.modelBytes(weights) / 1_048_576) MiB of weights, max_seq_len \(maxSeqLen), max_num_tokens \(config.maxNumTokens), max_batch_size \(config.maxBatchSize)")
         return Engine(config: model.config, buildConfig: config, maxSeqLen: maxSeqLen, graph: graph,
                       weights: weights, pluginNames: pluginNames, buildLog: log)

@@ -10,8 +10,8 @@ import TLLMModel
 
 /// Where a loaded engine's weights live.
 public enum WeightPlacement: Sendable {
-    /// Every tensor points into the file's bytes: nothing is copied, and the pages are the file
-    /// mapping's (4 KiB).
+    /// Every tensor points into the file's bytes, on the mapping's 4 KiB pages: nothing is copied
+    /// but a version-1 file's `q8_0_x8g` tensors, converted onto the heap.
     case fileMapping
     /// Tensors of 64 KiB or more (the weight matrices) are copied into ``HugePageArena``'s
     /// huge-page memory, where decode streams them faster (Docs/Performance.md, tenth pass); the
@@ -143,8 +143,8 @@ extension Engine {
         var weights: [String: Tensor] = [:]
         for (t, dtype) in zip(h.tensors, dtypes) {
             let stored = Tensor(shape: t.shape, dtype: dtype, storage: storage, byteOffset: dataStart + t.offset)
-            weights[t.name] = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored)
-                : placement == .hugePages ? onHugePages(stored) : stored
+            let loaded = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored) : stored
+            weights[t.name] = placement == .hugePages ? loaded.onHugePages() : loaded
         }
         var attachments: [String: [UInt8]] = [:]
         for a in h.attachments { attachments[a.name] = Array(UnsafeRawBufferPointer(start: base + a.offset, count: a.length)) }
@@ -159,14 +159,6 @@ extension Engine {
             buffer.copyMemory(from: UnsafeRawBufferPointer(start: t.pointer, count: t.byteCount))
             tllm_q8_0_x8g_flip_codes(buffer.baseAddress, Int64(t.rowCount), Int64(t.rowLength))
         }
-        return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
-    }
-
-    /// `t` copied into ``HugePageArena/shared`` where the arena takes a tensor of its size, else `t`.
-    private static func onHugePages(_ t: Tensor) -> Tensor {
-        guard let (memory, region) = HugePageArena.shared.place(byteCount: t.byteCount) else { return t }
-        memory.copyMemory(from: t.pointer, byteCount: t.byteCount)
-        let storage = TensorStorage(borrowing: UnsafeRawPointer(memory), byteCount: t.byteCount, owner: region)
         return Tensor(shape: t.shape, dtype: t.dtype, storage: storage)
     }
 

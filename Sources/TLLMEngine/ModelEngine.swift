@@ -55,6 +55,7 @@ public final class ModelEngine {
         buffers = Array(repeating: nil, count: plan.slotWidths.count)
         capacities = Array(repeating: 0, count: plan.slotWidths.count)
         layout = BatchLayout(reservingTokens: engine.buildConfig.maxNumTokens)
+        outputs.reserveCapacity(engine.graph.ops.count)
         operands = engine.graph.ops.map { op in
             var inputs: [Matrix] = []
             inputs.reserveCapacity(op.inputs.count)
@@ -116,6 +117,12 @@ public final class ModelEngine {
         }
         // Index loops: unlike for-in over an array, they make no heap allocation in debug builds either.
         if operandShape != (tokenRows, outputRows) {
+            // Grow every slot first: a slot grown after a matrix on it was made would leave that
+            // matrix pointing at the freed buffer.
+            for index in forwards.indices {
+                _ = matrix(outputValue[index])
+                for j in inputStart[index]..<inputStart[index + 1] { _ = matrix(inputValues[j]) }
+            }
             outputs.removeAll(keepingCapacity: true)
             for index in forwards.indices {
                 outputs.append(matrix(outputValue[index]))

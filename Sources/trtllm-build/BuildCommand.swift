@@ -91,7 +91,7 @@ struct Verify: ParsableCommand {
     func run() throws {
         let start = ContinuousClock.now
         let engine: Engine
-        do { engine = try Engine.deserialize(from: file, verifyChecksums: true) } catch {
+        do { engine = try Engine.deserialize(from: file, verifyChecksums: true, placement: .fileMapping) } catch {
             printError("FAILED \(file): \(error)")
             throw ExitCode.failure
         }

@@ -109,6 +109,27 @@ struct DefaultEngineTests {
         #expect(try steps(ModelEngine(fused.engine)) == steps(ModelEngine(separate.engine)))
     }
 
+    @Test("The default build leaves its repacked weight matrices on huge pages and the checkpoint's own tensors in the GGUF mapping")
+    func builtWeightsAreOnHugePages() throws {
+        let engine = try TestModel.sharedLLM().engine
+        var placed = 0, placedBytes = 0
+        for (name, tensor) in engine.weights {
+            let interleaved = tensor.dtype.interleavedBase != nil
+            if tensor.storage.hugePageRegion != nil {
+                placed += 1
+                placedBytes += tensor.byteCount
+                #expect(interleaved, "\(name) (\(tensor.dtype)) was borrowed from the checkpoint, yet copied")
+            } else {
+                // Only tensors the arena does not take (small ones, or all when it is off) stay off huge pages.
+                #expect(!interleaved || tensor.byteCount < HugePageArena.shared.minimumBytes || !HugePageArena.shared.isEnabled, "\(name)")
+            }
+        }
+        if HugePageArena.shared.isEnabled {
+            #expect(placed == 30 * 5 + 1)   // per layer stacked QKV, output, gate, up, down; the tied embedding and head
+            #expect(placedBytes > 90 << 20)
+        }
+    }
+
     @Test("Loading the default engine file takes under 50 ms, and under 150 ms with every checksum verified")
     func engineLoadIsFast() throws {
         let path = try DefaultEngineFile.path.get()

@@ -59,14 +59,15 @@ struct HugePageArenaTests {
         #expect(arena.place(byteCount: 1 << 20) != nil)
     }
 
-    @Test("A large allocating TensorStorage lives in the shared arena's memory and reads back what it was filled with")
-    func tensorStorageUsesTheSharedArena() {
-        let n = 256 << 10
-        let storage = TensorStorage(byteCount: n) { buffer in
-            for i in 0..<n { buffer[i] = UInt8(truncatingIfNeeded: i &* 7) }
-        }
-        #expect(Int(bitPattern: storage.base) % 4096 == 0 || !HugePageArena.shared.isEnabled)
-        let bytes = UnsafeRawBufferPointer(start: storage.base, count: n)
-        #expect(bytes.indices.allSatisfy { bytes[$0] == UInt8(truncatingIfNeeded: $0 &* 7) })
+    @Test("onHugePages copies a large tensor into the arena, bytes intact, and leaves a small one where it is")
+    func onHugePagesCopiesLargeTensors() {
+        let arena = HugePageArena(regionBytes: 4 << 20, enabled: true)
+        let large = Tensor(shape: [256, 128], floats: (0..<32768).map { Float($0) * 0.5 })   // 128 KiB
+        let small = Tensor(shape: [64], floats: (0..<64).map(Float.init))
+        let moved = large.onHugePages(arena), kept = small.onHugePages(arena)
+        #expect(moved.storage.hugePageRegion != nil && large.storage.hugePageRegion == nil)
+        #expect(moved.pointer != large.pointer && moved.shape == large.shape && moved.dtype == large.dtype)
+        #expect(moved.floats() == large.floats())
+        #expect(kept.pointer == small.pointer && kept.storage.hugePageRegion == nil)
     }
 }
