@@ -96,6 +96,18 @@ public final class MappedFile: @unchecked Sendable {
         }
     }
 
+    /// Gives back this process's copies of the whole 4 KiB pages among the `byteCount` bytes at
+    /// `start`, for bytes copied elsewhere: they leave the resident set, and a later read maps them
+    /// in from the file again (the mapping is read-only, so nothing is lost). Does nothing for an
+    /// owned copy or for bytes outside the mapping.
+    public func dropPages(from start: UnsafeRawPointer, byteCount: Int) {
+        guard isMapped, let base, start >= base, byteCount >= 0, start - base <= count - byteCount else { return }
+        let offset = start - base
+        let start = (offset + 4095) / 4096 * 4096, end = (offset + byteCount) / 4096 * 4096
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     private static func errnoText() -> String {
         let code = errno
         if let s = strerror(code) {

@@ -144,7 +144,10 @@ extension Engine {
         for (t, dtype) in zip(h.tensors, dtypes) {
             let stored = Tensor(shape: t.shape, dtype: dtype, storage: storage, byteOffset: dataStart + t.offset)
             let loaded = version < 2 && dtype == .q8_0x8g ? biasedQ8Codes(stored) : stored
-            weights[t.name] = placement == .hugePages ? loaded.onHugePages() : loaded
+            let placed = placement == .hugePages ? loaded.onHugePages() : loaded
+            // Bytes now held elsewhere need not stay resident in the mapping too.
+            if placed.pointer != stored.pointer { (owner as? MappedFile)?.dropPages(from: stored.pointer, byteCount: stored.byteCount) }
+            weights[t.name] = placed
         }
         var attachments: [String: [UInt8]] = [:]
         for a in h.attachments { attachments[a.name] = Array(UnsafeRawBufferPointer(start: base + a.offset, count: a.length)) }
