@@ -49,19 +49,18 @@ struct Options: ParsableArguments {
         }
     }
 
-    /// "A,B" of on/off as two settings, or nil.
-    static func placementPair(_ text: String) -> [Bool]? {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0 == "on" ? true : $0 == "off" ? false : nil }
+    /// "A,B" as two settings, each read by `setting`, or nil.
+    static func pair<T>(_ text: String, _ setting: (Substring) -> T?) -> [T]? {
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map(setting)
         guard parts.count == 2, let a = parts[0], let b = parts[1] else { return nil }
         return [a, b]
     }
 
-    /// "A,B" as two settings, or nil.
-    static func prefetchPair(_ text: String) -> [Int32]? {
-        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { Int32($0) }
-        guard parts.count == 2, let a = parts[0], let b = parts[1], a >= 0, b >= 0 else { return nil }
-        return [a, b]
-    }
+    /// --ab-prefetch's two column-block counts (0 or more), or nil.
+    static func prefetchPair(_ text: String) -> [Int32]? { pair(text) { Int32($0).flatMap { $0 >= 0 ? $0 : nil } } }
+
+    /// --ab-huge-pages's two placements (on or off), or nil.
+    static func placementPair(_ text: String) -> [Bool]? { pair(text) { $0 == "on" ? true : $0 == "off" ? false : nil } }
 }
 
 /// MiB of this process's anonymous memory on transparent huge pages (the weights, when

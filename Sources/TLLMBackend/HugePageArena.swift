@@ -98,7 +98,7 @@ public final class HugePageRegion: @unchecked Sendable {
               raw != MAP_FAILED else { return nil }
         let start = (Int(bitPattern: raw) + page - 1) / page * page, head = start - Int(bitPattern: raw)
         if head > 0 { munmap(raw, head) }
-        if page - head > 0 { munmap(UnsafeMutableRawPointer(bitPattern: start + size), page - head) }
+        munmap(UnsafeMutableRawPointer(bitPattern: start + size), page - head)   // head < page: never empty
         base = UnsafeMutableRawPointer(bitPattern: start)!
         self.byteCount = size
         #if os(Linux)

@@ -103,9 +103,9 @@ public final class MappedFile: @unchecked Sendable {
     public func dropPages(from start: UnsafeRawPointer, byteCount: Int) {
         guard isMapped, let base, start >= base, byteCount >= 0, start - base <= count - byteCount else { return }
         let offset = start - base
-        let start = (offset + 4095) / 4096 * 4096, end = (offset + byteCount) / 4096 * 4096
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+        let firstPage = (offset + 4095) / 4096 * 4096, endPage = (offset + byteCount) / 4096 * 4096
+        guard endPage > firstPage else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + firstPage), endPage - firstPage, MADV_DONTNEED)
     }
 
     private static func errnoText() -> String {

@@ -117,12 +117,9 @@ public final class ModelEngine {
         }
         // Index loops: unlike for-in over an array, they make no heap allocation in debug builds either.
         if operandShape != (tokenRows, outputRows) {
-            // Grow every slot first: a slot grown after a matrix on it was made would leave that
-            // matrix pointing at the freed buffer.
-            for index in forwards.indices {
-                _ = matrix(outputValue[index])
-                for j in inputStart[index]..<inputStart[index + 1] { _ = matrix(inputValues[j]) }
-            }
+            // Grow every slot first (every value an op reads is some op's output): a slot grown
+            // after a matrix on it was made would leave that matrix pointing at the freed buffer.
+            for index in outputValue.indices { _ = matrix(outputValue[index]) }
             outputs.removeAll(keepingCapacity: true)
             for index in forwards.indices {
                 outputs.append(matrix(outputValue[index]))
